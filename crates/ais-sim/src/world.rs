@@ -236,7 +236,26 @@ impl World {
         let t = self.scenario.totem.clone();
         let bound = (t.token_timeout() + t.consensus) * 4 + Duration::from_secs(10);
         let deadline = self.now + bound;
-        let formed = self.run_until(deadline, |w| converged(w.checker.history(), core))?;
+        // Converged means: one configuration equal to the core, which then survives long
+        // enough for any member to notice a broken ring (a ring formed before the heal may
+        // already be split without its members knowing yet).
+        let settle = t.token_timeout() * 2 + t.consensus;
+        let formed = loop {
+            if !self.run_until(deadline, |w| converged(w.checker.history(), core))? {
+                break false;
+            }
+            let ring = self.regular_of(core[0]).map(|(r, _)| r);
+            let until = self.now + settle;
+            self.run_until(until, |_| false)?;
+            if converged(self.checker.history(), core)
+                && self.regular_of(core[0]).map(|(r, _)| r) == ring
+            {
+                break true;
+            }
+            if self.now >= deadline {
+                break false;
+            }
+        };
         if !formed {
             return check_liveness(
                 self.checker.history(),

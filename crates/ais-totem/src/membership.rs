@@ -136,6 +136,13 @@ impl Totem {
         if self.fail_set.contains(&from) {
             return;
         }
+        // A Join naming me failed, from a round older than mine: its verdict predates what I
+        // have done since (a late Join from before the sender's last commit). Answering it
+        // by failing the sender makes two live processors exclude each other for a whole
+        // round, and stale Joins keep doing it round after round. Its next Join is fresh.
+        if jfail.contains(&self.me) && j.ring_seq < self.adopted_seq {
+            return;
+        }
         let (procs, fails) = (self.proc_set.len(), self.fail_set.len());
         for n in jproc {
             self.add_proc(now, n);
@@ -417,6 +424,7 @@ impl Totem {
             trans_members: trans.iter().map(|(p, _)| *p).collect(),
             high_ring_delivered,
             retrans_queue,
+            resent_by_others: BTreeSet::new(),
             set_retrans_flg: false,
             retrans_flg_count: 0,
             install_seq: 0,

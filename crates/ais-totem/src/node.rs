@@ -82,12 +82,26 @@ pub(crate) struct Recovery {
     pub(crate) high_ring_delivered: u64,
     /// Old-ring frames still to re-send, encapsulated, on the new ring.
     pub(crate) retrans_queue: VecDeque<Mcast>,
+    /// Old-ring seqs some member already re-sent on the new ring.
+    pub(crate) resent_by_others: BTreeSet<u64>,
     pub(crate) set_retrans_flg: bool,
     pub(crate) retrans_flg_count: u32,
     pub(crate) install_seq: u64,
     pub(crate) rotation_counter: u32,
     /// The representative originated the first token already.
     pub(crate) originated: bool,
+}
+
+impl Recovery {
+    /// The next old-ring frame to re-send that no other member re-sent yet.
+    pub(crate) fn take_next_to_resend(&mut self) -> Option<Mcast> {
+        while let Some(frame) = self.retrans_queue.pop_front() {
+            if !self.resent_by_others.contains(&frame.seq) {
+                return Some(frame);
+            }
+        }
+        None
+    }
 }
 
 /// Per-ring token bookkeeping; reset when a new ring starts.

@@ -67,7 +67,11 @@ impl Totem {
         let resent = self.serve_retransmissions(&mut t, allowed);
         allowed -= resent;
         self.request_missing(&mut t);
-        if t.seq >= self.ring.released + SORT_WINDOW - u64::from(self.config.window_size) {
+        // Recovery re-sends a bounded set (the old ring's frames) and releases nothing until
+        // it ends, so the window only binds new messages.
+        if !in_recovery
+            && t.seq >= self.ring.released + SORT_WINDOW - u64::from(self.config.window_size)
+        {
             allowed = 0;
         }
         let sent = self.originate(&mut t, allowed, budget, in_recovery);
@@ -202,7 +206,9 @@ impl Totem {
                 let State::Recovery(r) = &mut self.state else {
                     break;
                 };
-                let Some(old) = r.retrans_queue.pop_front() else {
+                // A frame another member already re-sent on the new ring reaches everyone
+                // through the new ring's own retransmissions: sending it again is waste.
+                let Some(old) = r.take_next_to_resend() else {
                     break;
                 };
                 McastPayload::Recovered(Box::new(old))
@@ -319,6 +325,9 @@ impl Totem {
             if let (McastPayload::Recovered(inner), Some(old)) = (&m.payload, self.old.as_mut()) {
                 if inner.ring_id == old.id {
                     old.insert((**inner).clone());
+                    if let State::Recovery(r) = &mut self.state {
+                        r.resent_by_others.insert(inner.seq);
+                    }
                 }
             }
             self.ring.insert(m);
