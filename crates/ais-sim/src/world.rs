@@ -17,6 +17,9 @@ use crate::scenario::Scenario;
 use crate::trace::Trace;
 use crate::workload::{MsgKey, encode_payload, message_size};
 
+/// Events one run may take; more means the protocol is spinning without time passing.
+const EVENT_BUDGET: u64 = 40_000_000;
+
 /// Packets a paused process's socket buffers before it drops them.
 const PAUSED_INBOX_MAX: usize = 4096;
 
@@ -320,6 +323,12 @@ impl World {
         loop {
             if done(self) {
                 return Ok(true);
+            }
+            if self.trace.events() > EVENT_BUDGET {
+                return Err(Violation {
+                    invariant: "liveness",
+                    detail: format!("over {EVENT_BUDGET} events by {}: a livelock", self.now),
+                });
             }
             let next_q = self.queue.peek().map(|q| q.0.at);
             let next_t = self

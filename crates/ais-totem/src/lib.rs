@@ -39,6 +39,9 @@ mod packing;
 mod ring_log;
 mod timers;
 
+#[doc(hidden)]
+pub mod testing;
+
 pub use ais_wire::Order;
 pub use config::TotemConfig;
 pub use node::{Totem, TotemStats};

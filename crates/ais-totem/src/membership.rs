@@ -121,7 +121,11 @@ impl Totem {
     fn join_process(&mut self, now: Instant, from: NodeId, j: &Join) {
         let jproc: BTreeSet<NodeId> = j.proc_list.iter().copied().collect();
         let jfail: BTreeSet<NodeId> = j.fail_list.iter().copied().collect();
-        if jproc == self.proc_set && jfail == self.fail_set {
+        // Agreement is on the ring to install (proc − fail), as the commit token checks; the
+        // two sets may differ outside it (TOCS95 compares the sets themselves, which lets
+        // processors from different old rings disagree forever about some third one).
+        let jlive: BTreeSet<NodeId> = jproc.difference(&jfail).copied().collect();
+        if jlive == self.proc_set.difference(&self.fail_set).copied().collect() {
             if let State::Gather(g) = &mut self.state {
                 if !j.leave {
                     g.consensus.insert(from);
@@ -151,6 +155,16 @@ impl Totem {
             self.fail_set.insert(from);
         } else if self.members.contains(&from) {
             self.fail_set.extend(jfail);
+        } else {
+            // From another ring, take only verdicts about processors I have not heard from
+            // lately myself: a processor I hear is alive to me, whatever the sender thinks.
+            let recent = self.config.fail_fast.max(self.config.join * 4);
+            let silent: Vec<NodeId> = jfail
+                .into_iter()
+                .filter(|x| *x != self.me)
+                .filter(|x| self.last_heard.get(x).is_none_or(|t| now - *t >= recent))
+                .collect();
+            self.fail_set.extend(silent);
         }
         // Re-announce only what changed: answering every differing Join with a Join of my
         // own turns a disagreement that cannot be resolved (a fail set I do not adopt)

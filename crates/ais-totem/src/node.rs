@@ -380,3 +380,6 @@ impl Totem {
         c.members.get(c.entries.len()) == Some(&self.me)
     }
 }
+
+#[cfg(test)]
+mod tests;

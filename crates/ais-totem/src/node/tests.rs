@@ -1,0 +1,295 @@
+//! Handler tests: exact outputs for single inputs, and short stories on the in-memory
+//! cluster (`crate::testing`).
+
+use std::time::Duration;
+
+use ais_types::{Instant, NodeId, RingId};
+use ais_wire::{Join, Packet};
+use bytes::Bytes;
+
+use crate::testing::Cluster;
+use crate::{ConfigChange, Dest, Order, Output, Persisted, SubmitError, Totem, TotemConfig};
+
+const T0: Instant = Instant(1_000_000_000);
+
+fn n(id: u32) -> NodeId {
+    NodeId(id)
+}
+
+fn ids(v: &[u32]) -> Vec<NodeId> {
+    v.iter().copied().map(NodeId).collect()
+}
+
+/// Outputs with packets decoded, so tests can state them exactly.
+#[derive(Debug, PartialEq)]
+enum Out {
+    Persist(u64),
+    Config(ConfigChange),
+    Deliver(NodeId, Bytes),
+    Sent(Dest, Packet),
+}
+
+fn drain(t: &mut Totem) -> Vec<Out> {
+    let mut v = Vec::new();
+    while let Some(o) = t.poll_output() {
+        v.push(match o {
+            Output::Persist(s) => Out::Persist(s),
+            Output::Configuration(c) => Out::Config(c),
+            Output::Deliver(d) => Out::Deliver(d.origin, d.payload),
+            Output::Transmit { to, packet } => Out::Sent(to, Packet::decode(packet).unwrap().1),
+        });
+    }
+    v
+}
+
+fn formed(n_nodes: usize) -> Cluster {
+    let mut c = Cluster::new(n_nodes, |_| {});
+    assert!(
+        c.run_until(Duration::from_secs(30), Cluster::formed),
+        "ring did not form"
+    );
+    c
+}
+
+#[test]
+fn a_new_processor_installs_a_singleton_above_its_persisted_seq_then_forms_alone() {
+    let mut t = Totem::new(TotemConfig::new(n(1), 3), Persisted { ring_seq: 7 }, T0);
+    let out = drain(&mut t);
+    assert_eq!(out[0], Out::Persist(8));
+    assert_eq!(
+        out[1],
+        Out::Config(ConfigChange::Regular {
+            ring_id: RingId::new(n(1), 8),
+            members: ids(&[1]),
+            joined: ids(&[1]),
+            left: vec![],
+        })
+    );
+    assert_eq!(
+        out[2],
+        Out::Sent(
+            Dest::Ring,
+            Packet::Join(Join {
+                ring_seq: 8,
+                leave: false,
+                proc_list: ids(&[1]),
+                fail_list: vec![]
+            })
+        )
+    );
+    // Alone, consensus is immediate: the commit token for ring 1.12 goes to itself.
+    assert_eq!(out[3], Out::Persist(12));
+    let Out::Sent(Dest::Node(to), Packet::Commit(c)) = &out[4] else {
+        panic!("{:?}", out[4])
+    };
+    assert_eq!(
+        (*to, c.ring_id, c.entries.len()),
+        (n(1), RingId::new(n(1), 12), 1)
+    );
+    assert_eq!(out.len(), 5);
+}
+
+#[test]
+fn a_malformed_packet_is_counted_and_changes_nothing() {
+    let mut t = Totem::new(TotemConfig::new(n(1), 3), Persisted::default(), T0);
+    drain(&mut t);
+    let before = t.poll_timeout();
+    t.handle_packet(T0, Bytes::from_static(b"\x5e\xa1\x01\x00garbage"));
+    assert_eq!(drain(&mut t), vec![]);
+    assert_eq!(t.stats().rx_malformed, 1);
+    assert_eq!(t.poll_timeout(), before);
+}
+
+#[test]
+fn a_failed_submit_changes_nothing() {
+    let mut config = TotemConfig::new(n(1), 3);
+    config.max_send_queue_bytes = 100;
+    let mut t = Totem::new(config, Persisted::default(), T0);
+    drain(&mut t);
+    t.submit(T0, Bytes::from(vec![0; 60]), Order::Agreed)
+        .unwrap();
+    drain(&mut t);
+    let err = t
+        .submit(T0, Bytes::from(vec![0; 60]), Order::Agreed)
+        .unwrap_err();
+    assert_eq!(err, SubmitError::Backlog { queued: 60 });
+    let err = t
+        .submit(T0, Bytes::from(vec![0; (1 << 20) + 1]), Order::Safe)
+        .unwrap_err();
+    assert_eq!(err, SubmitError::TooLarge((1 << 20) + 1));
+    assert_eq!(t.send_queue_bytes(), 60);
+    assert_eq!(drain(&mut t), vec![]);
+}
+
+#[test]
+fn token_loss_starts_gather_with_the_full_proc_list() {
+    let mut c = formed(3);
+    // Nodes 2 and 3 go silent; node 1 fires timers until it notices.
+    c.crash(1);
+    c.crash(2);
+    let t = &mut c.nodes[0];
+    drain(t);
+    let last = loop {
+        let at = t.poll_timeout().unwrap();
+        t.handle_timeout(at);
+        let out = drain(t);
+        if t.state_name() == "GATH" {
+            break out;
+        }
+    };
+    assert_eq!(
+        last,
+        vec![Out::Sent(
+            Dest::Ring,
+            Packet::Join(Join {
+                ring_seq: c.nodes[0].ring_id().seq,
+                leave: false,
+                proc_list: ids(&[1, 2, 3]),
+                fail_list: vec![],
+            })
+        )]
+    );
+}
+
+#[test]
+fn a_duplicate_token_is_discarded() {
+    let mut c = formed(3);
+    c.run_for(Duration::from_secs(2));
+    c.last_token = None;
+    assert!(c.run_until(Duration::from_secs(5), |c| {
+        c.last_token.as_ref().is_some_and(|(to, _)| *to == 1)
+    }));
+    let (_, token) = c.last_token.clone().unwrap();
+    // Let node 2 take it the first time, then hand it the same copy again.
+    while c.step()
+        && c.nodes[1].stats().tokens_discarded == 0
+        && c.last_token.as_ref().is_some_and(|(to, _)| *to == 1)
+    {}
+    drain(&mut c.nodes[1]);
+    let discarded = c.nodes[1].stats().tokens_discarded;
+    c.nodes[1].handle_packet(c.now, token);
+    assert_eq!(drain(&mut c.nodes[1]), vec![]);
+    assert_eq!(c.nodes[1].stats().tokens_discarded, discarded + 1);
+}
+
+#[test]
+fn every_node_delivers_agreed_and_safe_messages_in_one_order() {
+    let mut c = formed(3);
+    for round in 0..50u32 {
+        for i in 0..3 {
+            let order = if round % 3 == 0 {
+                Order::Safe
+            } else {
+                Order::Agreed
+            };
+            let msg = Bytes::from(format!("{i}:{round}"));
+            c.nodes[i].submit(c.now, msg, order).unwrap();
+            c.drain(i);
+        }
+    }
+    assert!(c.run_until(Duration::from_secs(10), |c| {
+        c.delivered_count.iter().all(|d| *d == 150)
+    }));
+    let order0: Vec<_> = c.delivered[0].iter().map(|d| d.payload.clone()).collect();
+    for i in 1..3 {
+        let order: Vec<_> = c.delivered[i].iter().map(|d| d.payload.clone()).collect();
+        assert_eq!(order, order0);
+    }
+    // FIFO per sender.
+    for sender in 0..3 {
+        let rounds: Vec<u32> = order0
+            .iter()
+            .filter_map(|p| {
+                let s = std::str::from_utf8(p).unwrap();
+                let (who, r) = s.split_once(':').unwrap();
+                (who == sender.to_string()).then(|| r.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(rounds, (0..50).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_one_mebibyte_message_crosses_the_ring_whole() {
+    let mut c = formed(3);
+    let big: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+    c.nodes[2]
+        .submit(c.now, Bytes::from(big.clone()), Order::Safe)
+        .unwrap();
+    c.drain(2);
+    assert!(c.run_until(Duration::from_secs(60), |c| {
+        c.delivered_count.iter().all(|d| *d == 1)
+    }));
+    for i in 0..3 {
+        assert_eq!(c.delivered[i][0].payload.as_ref(), big.as_slice());
+    }
+}
+
+#[test]
+fn a_graceful_leave_is_seen_at_once_not_after_a_token_timeout() {
+    let mut c = formed(3);
+    let start = c.now;
+    c.nodes[2].leave(c.now);
+    c.drain(2);
+    c.crash(2);
+    assert!(c.run_until(Duration::from_secs(30), Cluster::formed));
+    let took = c.now - start;
+    let token = c.nodes[0].config.token_timeout();
+    assert!(took < token / 4, "took {took:?}, token timeout {token:?}");
+    assert_eq!(c.nodes[0].members(), ids(&[1, 2]).as_slice());
+}
+
+#[test]
+fn a_crashed_node_is_dropped_before_token_plus_consensus() {
+    let mut c = formed(3);
+    c.run_for(Duration::from_secs(5));
+    let start = c.now;
+    c.crash(1);
+    assert!(c.run_until(Duration::from_secs(60), Cluster::formed));
+    let cfg = &c.nodes[0].config;
+    let took = c.now - start;
+    assert!(took < cfg.token_timeout() + cfg.consensus, "took {took:?}");
+    assert_eq!(c.nodes[2].members(), ids(&[1, 3]).as_slice());
+}
+
+#[test]
+fn a_long_pause_fires_every_due_timer_in_one_call() {
+    let mut c = formed(3);
+    c.run_for(Duration::from_secs(1));
+    // Node 1 forwards the token and then is not scheduled for thirty seconds.
+    c.crash(1);
+    c.crash(2);
+    let t = &mut c.nodes[0];
+    drain(t);
+    let jump = c.now + Duration::from_secs(30);
+    t.handle_timeout(jump);
+    let out = drain(t);
+    // Both overdue timers fire, in deadline order: the token retransmission, then token loss.
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(
+        matches!(out[0], Out::Sent(Dest::Node(_), Packet::Token(_))),
+        "{out:?}"
+    );
+    assert!(
+        matches!(&out[1], Out::Sent(Dest::Ring, Packet::Join(j)) if j.proc_list == ids(&[1, 2, 3]))
+    );
+    assert_eq!(t.state_name(), "GATH");
+    // Later timers count from the new time, not the old one.
+    assert!(t.poll_timeout().unwrap() > jump);
+}
+
+#[test]
+fn ring_ids_rise_across_restarts() {
+    let mut c = formed(3);
+    let seq = c.nodes[0].ring_id().seq;
+    let t = Totem::new(
+        TotemConfig::new(n(1), 3),
+        Persisted { ring_seq: seq },
+        c.now,
+    );
+    assert!(t.ring_id().seq > seq);
+    c.nodes[0] = t;
+    c.drain(0);
+    assert!(c.run_until(Duration::from_secs(30), Cluster::formed));
+    assert!(c.nodes[0].ring_id().seq > seq + 1);
+}
