@@ -322,12 +322,12 @@ impl Totem {
             }
             // Only the token holder sends: the token moved on.
             self.timers.stop(Timer::TokenRetransmit);
-            if let (McastPayload::Recovered(inner), Some(old)) = (&m.payload, self.old.as_mut()) {
-                if inner.ring_id == old.id {
-                    old.insert((**inner).clone());
-                    if let State::Recovery(r) = &mut self.state {
-                        r.resent_by_others.insert(inner.seq);
-                    }
+            if let (McastPayload::Recovered(inner), Some(old)) = (&m.payload, self.old.as_mut())
+                && inner.ring_id == old.id
+            {
+                old.insert((**inner).clone());
+                if let State::Recovery(r) = &mut self.state {
+                    r.resent_by_others.insert(inner.seq);
                 }
             }
             self.ring.insert(m);
@@ -349,11 +349,9 @@ impl Totem {
                 self.add_proc(now, from);
                 self.gather_enter(now);
             }
-            State::Gather(_) => {
-                if !self.proc_set.contains(&from) {
-                    self.add_proc(now, from);
-                    self.gather_enter(now);
-                }
+            State::Gather(_) if !self.proc_set.contains(&from) => {
+                self.add_proc(now, from);
+                self.gather_enter(now);
             }
             _ => {}
         }
@@ -367,13 +365,13 @@ impl Totem {
                 Some(f) if next <= self.ring.aru => f,
                 _ => {
                     #[cfg(feature = "planted-bugs")]
-                    if self.config.planted_bug == Some(crate::PlantedBug::DeliverBeforeGap) {
-                        if let Some((&seq, f)) = self.ring.frames.range(next..).next() {
-                            let f = f.clone();
-                            self.ring.high_delivered = seq;
-                            self.deliver_frame(&f);
-                            continue;
-                        }
+                    if self.config.planted_bug == Some(crate::PlantedBug::DeliverBeforeGap)
+                        && let Some((&seq, f)) = self.ring.frames.range(next..).next()
+                    {
+                        let f = f.clone();
+                        self.ring.high_delivered = seq;
+                        self.deliver_frame(&f);
+                        continue;
                     }
                     break;
                 }

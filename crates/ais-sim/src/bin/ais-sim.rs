@@ -148,7 +148,7 @@ fn main() -> anyhow::Result<ExitCode> {
                                 eprintln!("{line}");
                                 failures.lock().expect("no panics while held").push(line);
                             }
-                            if (i + 1) % 1000 == 0 {
+                            if (i + 1).is_multiple_of(1000) {
                                 eprintln!("... {} seeds", i + 1);
                             }
                         }

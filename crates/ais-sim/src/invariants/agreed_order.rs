@@ -21,27 +21,27 @@ impl Invariant for AgreedOrder {
     fn on_delivery(&mut self, _h: &History, e: &Delivered<'_>, _v: &dyn ClusterView) -> Check {
         let d = e.delivery;
         let pos = (d.ring_id, d.seq, d.index);
-        if let Some(other) = self.at.insert(pos, e.key) {
-            if other != e.key {
-                return fail(
-                    "agreed_order",
-                    format!(
-                        "position {}:{}:{} is {:?} at {} but {:?} elsewhere",
-                        d.ring_id, d.seq, d.index, e.key, e.life, other
-                    ),
-                );
-            }
+        if let Some(other) = self.at.insert(pos, e.key)
+            && other != e.key
+        {
+            return fail(
+                "agreed_order",
+                format!(
+                    "position {}:{}:{} is {:?} at {} but {:?} elsewhere",
+                    d.ring_id, d.seq, d.index, e.key, e.life, other
+                ),
+            );
         }
-        if let Some(prev) = self.last.insert(e.life, pos) {
-            if prev >= pos {
-                return fail(
-                    "agreed_order",
-                    format!(
-                        "{} delivered {}:{}:{} after {}:{}:{}",
-                        e.life, d.ring_id, d.seq, d.index, prev.0, prev.1, prev.2
-                    ),
-                );
-            }
+        if let Some(prev) = self.last.insert(e.life, pos)
+            && prev >= pos
+        {
+            return fail(
+                "agreed_order",
+                format!(
+                    "{} delivered {}:{}:{} after {}:{}:{}",
+                    e.life, d.ring_id, d.seq, d.index, prev.0, prev.1, prev.2
+                ),
+            );
         }
         Ok(())
     }

@@ -17,16 +17,16 @@ impl Invariant for Fifo {
             node: e.key.origin,
             inc: e.key.inc,
         };
-        if let Some(prev) = self.last.insert((e.life, sender), e.key.counter) {
-            if prev >= e.key.counter {
-                return fail(
-                    "fifo",
-                    format!(
-                        "{} delivered {sender}'s #{} after #{prev}",
-                        e.life, e.key.counter
-                    ),
-                );
-            }
+        if let Some(prev) = self.last.insert((e.life, sender), e.key.counter)
+            && prev >= e.key.counter
+        {
+            return fail(
+                "fifo",
+                format!(
+                    "{} delivered {sender}'s #{} after #{prev}",
+                    e.life, e.key.counter
+                ),
+            );
         }
         Ok(())
     }

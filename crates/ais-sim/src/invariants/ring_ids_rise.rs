@@ -20,13 +20,13 @@ impl Invariant for RingIdsRise {
         let ConfigChange::Regular { ring_id, .. } = e.change else {
             return Ok(());
         };
-        if let Some(prev) = self.last.insert(e.life.node, *ring_id) {
-            if prev.seq >= ring_id.seq {
-                return fail(
-                    "ring_ids_rise",
-                    format!("{} installed ring {ring_id} after {prev}", e.life),
-                );
-            }
+        if let Some(prev) = self.last.insert(e.life.node, *ring_id)
+            && prev.seq >= ring_id.seq
+        {
+            return fail(
+                "ring_ids_rise",
+                format!("{} installed ring {ring_id} after {prev}", e.life),
+            );
         }
         Ok(())
     }

@@ -11,9 +11,13 @@ use ais_types::RingId;
 use super::{Check, History, Installed, Invariant, Life, fail};
 use crate::workload::MsgKey;
 
+/// What the first life to make a transition delivered: in C1, and in the transitional
+/// configuration.
+type Delivered = (Life, Vec<MsgKey>, Vec<MsgKey>);
+
 #[derive(Default)]
 pub(crate) struct VirtualSynchrony {
-    seen: BTreeMap<(RingId, RingId), (Life, Vec<MsgKey>, Vec<MsgKey>)>,
+    seen: BTreeMap<(RingId, RingId), Delivered>,
 }
 
 impl Invariant for VirtualSynchrony {
