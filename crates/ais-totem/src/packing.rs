@@ -259,3 +259,46 @@ mod tests {
         assert_eq!(again, first);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever the sizes and the frame budget, the frames carry every message, in
+        /// order, whole, and no message that fits in one frame is split.
+        #[test]
+        fn frames_reassemble_to_the_messages(
+            sizes in vec(0usize..5000, 1..40),
+            budget in 64usize..9000,
+        ) {
+            let mut q = SendQueue::default();
+            let msgs: Vec<Bytes> = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Bytes::from(vec![i as u8; *s]))
+                .collect();
+            for m in &msgs {
+                q.push(Order::Agreed, m.clone());
+            }
+            let mut r = Reassembly::default();
+            let mut out = Vec::new();
+            while !q.is_empty() {
+                let frame = q.next_frame(budget);
+                prop_assert!(!frame.is_empty());
+                let used: usize = frame.iter().map(Chunk::encoded_len).sum();
+                prop_assert!(used <= budget);
+                for c in &frame {
+                    if c.frag.is_some() {
+                        prop_assert!(c.frag.unwrap().total as usize + WHOLE_HEADER > budget);
+                    }
+                    out.extend(r.push(NodeId(1), c));
+                }
+            }
+            prop_assert_eq!(out, msgs);
+        }
+    }
+}

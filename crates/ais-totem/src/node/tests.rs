@@ -293,3 +293,125 @@ fn ring_ids_rise_across_restarts() {
     assert!(c.run_until(Duration::from_secs(30), Cluster::formed));
     assert!(c.nodes[0].ring_id().seq > seq + 1);
 }
+
+#[test]
+fn a_join_from_a_stranger_moves_an_operational_node_to_gather_with_both() {
+    let mut c = formed(2);
+    let t = &mut c.nodes[0];
+    drain(t);
+    let join = Join {
+        ring_seq: 1,
+        leave: false,
+        proc_list: ids(&[7]),
+        fail_list: vec![],
+    };
+    t.handle_packet(c.now, Packet::Join(join).encode(n(7)));
+    let seq = t.ring_id().seq;
+    assert_eq!(
+        drain(t),
+        vec![Out::Sent(
+            Dest::Ring,
+            Packet::Join(Join {
+                ring_seq: seq,
+                leave: false,
+                proc_list: ids(&[1, 2, 7]),
+                fail_list: vec![]
+            })
+        )]
+    );
+    assert_eq!(t.state_name(), "GATH");
+}
+
+#[test]
+fn a_stale_join_from_a_member_is_ignored_while_operational() {
+    let mut c = formed(3);
+    let t = &mut c.nodes[0];
+    drain(t);
+    // A Join from before the ring formed, still in flight: lower ring seq, sender a member.
+    let join = Join {
+        ring_seq: 1,
+        leave: false,
+        proc_list: ids(&[2]),
+        fail_list: vec![],
+    };
+    t.handle_packet(c.now, Packet::Join(join).encode(n(2)));
+    assert_eq!(drain(t), vec![]);
+    assert_eq!(t.state_name(), "OPER");
+}
+
+#[test]
+fn a_merge_detect_from_another_ring_starts_gathering() {
+    let mut c = formed(2);
+    let t = &mut c.nodes[1];
+    drain(t);
+    let foreign = RingId::new(n(5), 1000);
+    t.handle_packet(c.now, Packet::MergeDetect { ring_id: foreign }.encode(n(5)));
+    let out = drain(t);
+    assert!(
+        matches!(&out[..], [Out::Sent(Dest::Ring, Packet::Join(j))] if j.proc_list == ids(&[1, 2, 5])),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_gathering_node_accepts_a_matching_commit_token_and_reports_its_old_ring() {
+    use ais_wire::{CommitEntry, CommitToken};
+    let mut t = Totem::new(TotemConfig::new(n(2), 2), Persisted::default(), T0);
+    // Alone, node 2 forms its own ring first: hand its tokens back until it is operational.
+    while t.state_name() != "OPER" {
+        let o = t.poll_output().expect("forming alone");
+        if let Output::Transmit {
+            to: Dest::Node(_),
+            packet,
+        } = o
+        {
+            t.handle_packet(T0, packet);
+        }
+    }
+    drain(&mut t);
+    // Node 1 proposes {1, 2}: node 2 learns of it from its Join, then gets the commit token.
+    let join = Join {
+        ring_seq: 1,
+        leave: false,
+        proc_list: ids(&[1, 2]),
+        fail_list: vec![],
+    };
+    t.handle_packet(T0, Packet::Join(join).encode(n(1)));
+    drain(&mut t);
+    let entry1 = CommitEntry {
+        old_ring: RingId::new(n(1), 5),
+        aru: 0,
+        high_seq: 0,
+        high_delivered: 0,
+    };
+    let commit = CommitToken {
+        ring_id: RingId::new(n(1), 100),
+        token_seq: 1,
+        members: ids(&[1, 2]),
+        entries: vec![entry1],
+    };
+    let (aru, high_seq, high_delivered) = t.ordering();
+    let mine = CommitEntry {
+        old_ring: t.ring_id(),
+        aru,
+        high_seq,
+        high_delivered,
+    };
+    t.handle_packet(T0, Packet::Commit(commit).encode(n(1)));
+    assert_eq!(
+        drain(&mut t),
+        vec![
+            Out::Persist(100),
+            Out::Sent(
+                Dest::Node(n(1)),
+                Packet::Commit(CommitToken {
+                    ring_id: RingId::new(n(1), 100),
+                    token_seq: 2,
+                    members: ids(&[1, 2]),
+                    entries: vec![entry1, mine],
+                })
+            ),
+        ]
+    );
+    assert_eq!(t.state_name(), "COMM");
+}
