@@ -75,13 +75,14 @@ impl Totem {
     /// Somebody new is known: it is given `fail_fast` from now to be heard.
     pub(crate) fn add_proc(&mut self, now: Instant, node: NodeId) {
         if self.proc_set.insert(node) {
-            let heard = self.last_heard.entry(node).or_insert(now);
-            *heard = (*heard).max(now);
+            self.known_since.insert(node, now);
         }
     }
 
     pub(crate) fn on_join(&mut self, now: Instant, from: NodeId, j: Join) {
         self.max_seq_seen = self.max_seq_seen.max(j.ring_seq);
+        let seen = self.join_seq_seen.entry(from).or_insert(0);
+        *seen = (*seen).max(j.ring_seq);
         match &self.state {
             State::Left => {}
             State::Operational => {
@@ -121,6 +122,16 @@ impl Totem {
     fn join_process(&mut self, now: Instant, from: NodeId, j: &Join) {
         let jproc: BTreeSet<NodeId> = j.proc_list.iter().copied().collect();
         let jfail: BTreeSet<NodeId> = j.fail_list.iter().copied().collect();
+        // A processor I failed has since installed a ring of its own and started a new round
+        // (its ring seq rose past what I knew when I failed it): the verdict is obsolete.
+        // Keeping it makes rounds that end at different times fail each other forever.
+        if self.fail_set.contains(&from)
+            && j.ring_seq > self.fail_seq.get(&from).copied().unwrap_or(0)
+        {
+            self.fail_set.remove(&from);
+            self.fail_seq.remove(&from);
+            self.gather_enter(now);
+        }
         // Agreement is on the ring to install (proc − fail), as the commit token checks; the
         // two sets may differ outside it (TOCS95 compares the sets themselves, which lets
         // processors from different old rings disagree forever about some third one).
@@ -152,9 +163,9 @@ impl Totem {
             self.add_proc(now, n);
         }
         if jfail.contains(&self.me) {
-            self.fail_set.insert(from);
+            self.fail([from]);
         } else if self.members.contains(&from) {
-            self.fail_set.extend(jfail);
+            self.fail(jfail);
         } else {
             // From another ring, take only verdicts about processors I have not heard from
             // lately myself: a processor I hear is alive to me, whatever the sender thinks.
@@ -164,7 +175,7 @@ impl Totem {
                 .filter(|x| *x != self.me)
                 .filter(|x| self.last_heard.get(x).is_none_or(|t| now - *t >= recent))
                 .collect();
-            self.fail_set.extend(silent);
+            self.fail(silent);
         }
         // Re-announce only what changed: answering every differing Join with a Join of my
         // own turns a disagreement that cannot be resolved (a fail set I do not adopt)
@@ -173,6 +184,21 @@ impl Totem {
         if changed || !matches!(self.state, State::Gather(_)) {
             self.gather_enter(now);
         }
+    }
+
+    /// Adds processors to the fail set, remembering the ring seq each had announced then.
+    pub(crate) fn fail(&mut self, nodes: impl IntoIterator<Item = NodeId>) {
+        for n in nodes {
+            if n != self.me && self.fail_set.insert(n) {
+                let seq = self.join_seq_seen.get(&n).copied().unwrap_or(0);
+                self.fail_seq.insert(n, seq);
+            }
+        }
+    }
+
+    pub(crate) fn clear_fail(&mut self) {
+        self.fail_set.clear();
+        self.fail_seq.clear();
     }
 
     /// Members of the proposed ring: `proc_set − fail_set`, ascending.
@@ -222,13 +248,14 @@ impl Totem {
                 .filter(|n| *n != self.me && !g.consensus.contains(n))
                 .filter(|n| {
                     let heard = self.last_heard.get(n).copied().unwrap_or(Instant::ZERO);
-                    now - heard.max(g.started) >= fail_fast
+                    let known = self.known_since.get(n).copied().unwrap_or(Instant::ZERO);
+                    now - heard.max(known).max(g.started) >= fail_fast
                 })
                 .collect();
             if !silent.is_empty() {
                 tracing::debug!(node = %self.me, ?silent, "failing processors silent while gathering");
                 self.stats.fast_failed += silent.len() as u64;
-                self.fail_set.extend(silent);
+                self.fail(silent);
                 self.gather_enter(now);
                 return;
             }
@@ -262,7 +289,7 @@ impl Totem {
             .into_iter()
             .filter(|n| !g.consensus.contains(n))
             .collect();
-        self.fail_set.extend(silent);
+        self.fail(silent);
         self.gather_enter(now);
     }
 
@@ -284,12 +311,14 @@ impl Totem {
         self.stats.failed_to_receive += 1;
         self.failed_to_recv = true;
         self.proc_set = BTreeSet::from([self.me]);
-        self.fail_set = self
+        self.clear_fail();
+        let others: Vec<NodeId> = self
             .members
             .iter()
             .copied()
             .filter(|n| *n != self.me)
             .collect();
+        self.fail(others);
         self.gather_enter(now);
     }
 
@@ -336,7 +365,7 @@ impl Totem {
         // to form, the next round starts from the members I agreed to, not from failures
         // that may be long stale (they would keep poisoning every later Join of mine).
         self.proc_set = c.members.iter().copied().collect();
-        self.fail_set.clear();
+        self.clear_fail();
         self.state = State::Commit(Commit {
             ring_id: c.ring_id,
             members: c.members.clone(),
@@ -568,7 +597,7 @@ impl Totem {
         self.stats.configurations += 1;
         self.proc_set = r.new_members.iter().copied().collect();
         self.members = r.new_members;
-        self.fail_set.clear();
+        self.clear_fail();
         self.failed_to_recv = false;
         self.send.restart_partial();
     }
@@ -616,7 +645,7 @@ impl Totem {
         self.ring = RingLog::new(ring_id);
         self.proc_set = members.iter().copied().collect();
         self.members = members;
-        self.fail_set.clear();
+        self.clear_fail();
         self.state = State::Operational;
         self.tok = TokenState::default();
         self.timers.stop(Timer::Join);

@@ -31,13 +31,20 @@ pub struct Totem {
     /// Corosync's `my_proc_list` and `my_failed_list`.
     pub(crate) proc_set: BTreeSet<NodeId>,
     pub(crate) fail_set: BTreeSet<NodeId>,
+    /// For each failed processor, the ring seq it had announced when it was failed.
+    pub(crate) fail_seq: BTreeMap<NodeId, u64>,
+    /// The highest ring seq each processor announced in a Join.
+    pub(crate) join_seq_seen: BTreeMap<NodeId, u64>,
     /// Highest ring seq adopted (persisted before use).
     pub(crate) adopted_seq: u64,
     /// Highest ring seq seen in any Join (corosync's `token_ring_id_seq`).
     pub(crate) max_seq_seen: u64,
     /// Set by self-ejection after failing to receive (corosync's `failed_to_recv`).
     pub(crate) failed_to_recv: bool,
+    /// When a packet last came from each processor.
     pub(crate) last_heard: BTreeMap<NodeId, Instant>,
+    /// When each processor entered my proc set (it gets `fail_fast` from then to be heard).
+    pub(crate) known_since: BTreeMap<NodeId, Instant>,
     pub(crate) tok: TokenState,
     pub(crate) send: SendQueue,
     pub(crate) reasm: Reassembly,
@@ -172,10 +179,13 @@ impl Totem {
             members: vec![me],
             proc_set: BTreeSet::from([me]),
             fail_set: BTreeSet::new(),
+            fail_seq: BTreeMap::new(),
+            join_seq_seen: BTreeMap::new(),
             adopted_seq,
             max_seq_seen: adopted_seq,
             failed_to_recv: false,
             last_heard: BTreeMap::new(),
+            known_since: BTreeMap::new(),
             tok: TokenState::default(),
             send: SendQueue::default(),
             reasm: Reassembly::default(),
