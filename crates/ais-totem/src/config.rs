@@ -107,6 +107,36 @@ impl TotemConfig {
         self.consensus = effective.mul_f64(1.2);
     }
 
+    /// Checks the settings the protocol relies on: nonzero timers ordered as corosync
+    /// requires, a window the sort queue can hold, and room for at least one message chunk.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        use ConfigError::Invalid;
+        let ms1 = Duration::from_millis(1);
+        if self.token < ms1 || self.token_retransmit < ms1 || self.hold < ms1 {
+            return Err(Invalid(
+                "token, token_retransmit and hold must be at least 1 ms",
+            ));
+        }
+        if self.join < ms1 || self.merge < ms1 {
+            return Err(Invalid("join and merge must be at least 1 ms"));
+        }
+        if self.consensus < self.join {
+            return Err(Invalid("consensus must be at least join"));
+        }
+        if self.window_size == 0 || self.window_size > 8192 || self.max_messages == 0 {
+            return Err(Invalid(
+                "window_size must be 1..=8192 and max_messages at least 1",
+            ));
+        }
+        if self.netmtu < 256 {
+            return Err(Invalid("netmtu must be at least 256 bytes"));
+        }
+        if self.miss_count_const == 0 {
+            return Err(Invalid("miss_count_const must be at least 1"));
+        }
+        Ok(())
+    }
+
     /// The effective token-loss timeout: `token + (node_count − 2) × token_coefficient`.
     pub fn token_timeout(&self) -> Duration {
         let extra = self.node_count.saturating_sub(2) as u32;
@@ -114,9 +144,28 @@ impl TotemConfig {
     }
 }
 
+/// A setting the protocol cannot run with.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Which rule was broken.
+    #[error("invalid Totem configuration: {0}")]
+    Invalid(&'static str),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_validate_and_bad_values_do_not() {
+        assert_eq!(TotemConfig::new(NodeId(1), 5).validate(), Ok(()));
+        let mut c = TotemConfig::new(NodeId(1), 5);
+        c.join = Duration::ZERO;
+        assert!(c.validate().is_err());
+        let mut c = TotemConfig::new(NodeId(1), 5);
+        c.window_size = 20_000;
+        assert!(c.validate().is_err());
+    }
 
     #[test]
     fn defaults_match_corosync() {

@@ -43,7 +43,7 @@ mod timers;
 pub mod testing;
 
 pub use ais_wire::Order;
-pub use config::TotemConfig;
+pub use config::{ConfigError, TotemConfig};
 pub use node::{Totem, TotemStats};
 pub use timers::Timer;
 

@@ -398,7 +398,15 @@ impl Totem {
                 }
             }
             State::Recovery(r) => {
-                if full && c.ring_id == r.ring_id && c.ring_id.rep == self.me && !r.originated {
+                // Only the end of the second rotation: a late retransmission of the first
+                // rotation's last hop must not start the ring while others are still in commit.
+                let second = c.token_seq >= 2 * c.members.len() as u64;
+                if full
+                    && second
+                    && c.ring_id == r.ring_id
+                    && c.ring_id.rep == self.me
+                    && !r.originated
+                {
                     r.originated = true;
                     let first = Token {
                         ring_id: r.ring_id,

@@ -128,6 +128,8 @@ pub(crate) struct TokenState {
     pub(crate) pbl: u32,
     /// The idle token, held by the representative.
     pub(crate) held: Option<Token>,
+    /// `seq` of the last token I forwarded.
+    pub(crate) forwarded_seq: Option<u64>,
     /// The last token or commit token sent, for retransmission.
     pub(crate) last_sent: Option<(NodeId, Bytes)>,
     /// Visits on which each missing seq was found missing.
@@ -164,6 +166,9 @@ impl Totem {
     pub fn new(config: TotemConfig, persisted: Persisted, now: Instant) -> Self {
         let me = config.node_id;
         assert!(me.0 != 0, "node id 0 is reserved");
+        if let Err(e) = config.validate() {
+            panic!("invalid Totem configuration: {e}");
+        }
         let adopted_seq = persisted.ring_seq + 1;
         let ring_id = RingId::new(me, adopted_seq);
         let mut t = Self {

@@ -64,13 +64,18 @@ impl Totem {
         };
         let mut allowed = self.fcc_calculate(&t, cbl);
 
+        // Requests for frames every member holds are stale (the requester got them since).
+        let safe_point = self.tok.safe_point;
+        t.rtr.retain(|seq| *seq > safe_point);
         let resent = self.serve_retransmissions(&mut t, allowed);
         allowed -= resent;
         self.request_missing(&mut t);
         // Recovery re-sends a bounded set (the old ring's frames) and releases nothing until
         // it ends, so the window only binds new messages.
         if !in_recovery
-            && t.seq >= self.ring.released + SORT_WINDOW - u64::from(self.config.window_size)
+            && t.seq
+                >= (self.ring.released + SORT_WINDOW)
+                    .saturating_sub(u64::from(self.config.window_size))
         {
             allowed = 0;
         }
@@ -252,6 +257,7 @@ impl Totem {
             _ => self.members.clone(),
         };
         let to = self.successor(&members);
+        self.tok.forwarded_seq = Some(t.seq);
         self.send_token_like(now, to, &Packet::Token(t));
     }
 
@@ -320,8 +326,11 @@ impl Totem {
                 State::Commit(_) | State::Left => return,
                 _ => {}
             }
-            // Only the token holder sends: the token moved on.
-            self.timers.stop(Timer::TokenRetransmit);
+            // Only the token holder sends: a frame sequenced after the token I forwarded
+            // means it moved on. (A reordered older frame proves nothing.)
+            if self.tok.forwarded_seq.is_some_and(|s| m.seq > s) {
+                self.timers.stop(Timer::TokenRetransmit);
+            }
             if let (McastPayload::Recovered(inner), Some(old)) = (&m.payload, self.old.as_mut())
                 && inner.ring_id == old.id
             {

@@ -1,6 +1,6 @@
 //! The Totem packet types and their byte layouts.
 
-use ais_types::{NodeId, RingId};
+use ais_types::{MESSAGE_SIZE_MAX, NodeId, RingId};
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::reader::{DecodeError, Reader};
@@ -488,7 +488,7 @@ fn decode_mcast(r: &mut Reader, outer: bool) -> Result<Mcast, DecodeError> {
                     offset: r.u32("chunk.offset")?,
                 };
                 let end = u64::from(f.offset) + len as u64;
-                if end > u64::from(f.total) || len == 0 {
+                if end > u64::from(f.total) || len == 0 || f.total as usize > MESSAGE_SIZE_MAX {
                     return Err(DecodeError::Invalid("fragment bounds"));
                 }
                 Some(f)
