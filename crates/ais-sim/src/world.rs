@@ -293,11 +293,22 @@ impl World {
                 })
                 .sum()
         };
-        // Progress is any delivery at all: older backlog drains before the last messages.
+        // Progress is any delivery, or any frame ordered: older backlog drains before the
+        // last messages, and a 1 MiB message takes thousands of frames before it delivers.
         let delivered = |w: &Self| -> usize {
             core.iter()
-                .filter_map(|n| w.checker.history().running(*n))
-                .map(|(_, lh)| lh.delivered.len())
+                .map(|n| {
+                    let delivered = w
+                        .checker
+                        .history()
+                        .running(*n)
+                        .map_or(0, |(_, lh)| lh.delivered.len());
+                    let aru = w.nodes[n.0 as usize - 1]
+                        .totem
+                        .as_ref()
+                        .map_or(0, |t| t.ordering().0 as usize);
+                    delivered + aru
+                })
                 .sum()
         };
         let mut progress = (delivered(self), self.now);
