@@ -137,7 +137,7 @@ pub fn run_seed(seed: u64, options: &RunOptions) -> RunReport {
     let result = world
         .run_safety()
         .and_then(|()| {
-            let core = world.heal_core();
+            let core = world.heal_core()?;
             world.run_liveness(&core)
         })
         .and_then(|()| world.checker.finish());

@@ -202,7 +202,7 @@ impl World {
     }
 
     /// Faults off; a random core of nodes is fully connected and running, the rest cut off.
-    pub fn heal_core(&mut self) -> Vec<NodeId> {
+    pub fn heal_core(&mut self) -> Result<Vec<NodeId>, Violation> {
         self.faults_on = false;
         let n = self.nodes.len();
         let mut idx: Vec<usize> = (0..n).collect();
@@ -221,16 +221,16 @@ impl World {
         }
         for &i in &core {
             if self.nodes[i].paused_until.is_some() {
-                self.resume(i);
+                self.resume(i)?;
             }
             if self.nodes[i].totem.is_none() {
-                self.restart(i);
+                self.restart(i)?;
             }
         }
         let core: Vec<NodeId> = core.iter().map(|i| NodeId(*i as u32 + 1)).collect();
         self.trace
             .line(self.now, None, format_args!("heal: core {core:?}"));
-        core
+        Ok(core)
     }
 
     /// The liveness phase: the core must converge within the bound, then deliver every
@@ -483,12 +483,12 @@ impl World {
             Event::Restart { node } => {
                 if self.nodes[node].totem.is_none() && self.nodes[node].restart_at == Some(self.now)
                 {
-                    self.restart(node);
+                    self.restart(node)?;
                 }
             }
             Event::Resume { node } => {
                 if self.nodes[node].paused_until == Some(self.now) {
-                    self.resume(node);
+                    self.resume(node)?;
                 }
             }
         }
@@ -521,13 +521,9 @@ impl World {
     fn submit(&mut self, i: usize) -> Check {
         let huge = self.scenario.huge_messages;
         let node = &self.nodes[i];
-        let Some(totem) = node.totem.as_ref() else {
-            return Ok(());
-        };
-        if node.paused_until.is_some() || !self.submitting {
+        if node.totem.is_none() || node.paused_until.is_some() || !self.submitting {
             return Ok(());
         }
-        let _ = totem;
         let order = if self.rng.chance(self.scenario.safe_fraction) {
             Order::Safe
         } else {
@@ -637,7 +633,7 @@ impl World {
             .line(self.now, Some(life), format_args!("{mark} down"));
     }
 
-    fn restart(&mut self, i: usize) {
+    fn restart(&mut self, i: usize) -> Check {
         let seed = self.seed;
         let bug = self.bug;
         let node = &mut self.nodes[i];
@@ -662,10 +658,11 @@ impl World {
             Some(life),
             format_args!("^ up (ring seq {})", node.persisted.ring_seq),
         );
-        let _ = self.drain(i);
+        // The restarted node's first configuration is where its ring id must rise.
+        self.drain(i)
     }
 
-    fn resume(&mut self, i: usize) {
+    fn resume(&mut self, i: usize) -> Check {
         let node = &mut self.nodes[i];
         node.paused_until = None;
         let inbox = std::mem::take(&mut node.inbox);
@@ -676,9 +673,10 @@ impl World {
         );
         for (from, p) in inbox {
             if self.nodes[i].totem.is_some() {
-                let _ = self.deliver_packet(i, from, p);
+                self.deliver_packet(i, from, p)?;
             }
         }
+        Ok(())
     }
 
     /// Carries out a node's outputs.
