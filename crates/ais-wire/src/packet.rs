@@ -106,6 +106,23 @@ pub struct Token {
     pub rtr: Vec<u64>,
 }
 
+impl Token {
+    /// The first token of a new ring: nothing sequenced, nothing to retransmit.
+    pub fn first(ring_id: RingId) -> Self {
+        Self {
+            ring_id,
+            token_seq: 0,
+            seq: 0,
+            aru: 0,
+            aru_addr: None,
+            fcc: 0,
+            backlog: 0,
+            retrans_flg: false,
+            rtr: Vec::new(),
+        }
+    }
+}
+
 /// A membership proposal (corosync's `memb_join`, TOCS95 §6.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Join {
@@ -183,11 +200,7 @@ impl Packet {
 
     /// Encodes the packet as sent by `sender`.
     pub fn encode(&self, sender: NodeId) -> Bytes {
-        let mut b = BytesMut::with_capacity(self.encoded_len_hint());
-        b.put_u16_le(MAGIC);
-        b.put_u8(VERSION);
-        b.put_u8(self.kind() as u8);
-        b.put_u32_le(sender.0);
+        let mut b = header(self.kind(), sender, self.encoded_len_hint());
         match self {
             Self::Token(t) => encode_token(&mut b, t),
             Self::Mcast(m) => encode_mcast(&mut b, m),
@@ -292,7 +305,25 @@ impl Packet {
     }
 }
 
+/// A buffer holding the common header.
+fn header(kind: PacketKind, sender: NodeId, capacity: usize) -> BytesMut {
+    let mut b = BytesMut::with_capacity(capacity);
+    b.put_u16_le(MAGIC);
+    b.put_u8(VERSION);
+    b.put_u8(kind as u8);
+    b.put_u32_le(sender.0);
+    b
+}
+
 impl Mcast {
+    /// Encodes the frame as an `mcast` packet sent by `sender`, without first moving it into
+    /// a [`Packet`]: frames are sent from the ring's store, which keeps them.
+    pub fn encode(&self, sender: NodeId) -> Bytes {
+        let mut b = header(PacketKind::Mcast, sender, HEADER_LEN + self.encoded_len());
+        encode_mcast(&mut b, self);
+        b.freeze()
+    }
+
     /// Bytes the body takes on the wire (without the common header).
     pub fn encoded_len(&self) -> usize {
         12 + 8

@@ -125,6 +125,11 @@ fn packet() -> impl Strategy<Value = Packet> {
 
 proptest! {
     #[test]
+    fn a_frame_encodes_the_same_alone_or_as_a_packet(m in regular_mcast(), sender in 1u32..) {
+        prop_assert_eq!(m.encode(NodeId(sender)), Packet::Mcast(m).encode(NodeId(sender)));
+    }
+
+    #[test]
     fn every_packet_round_trips(p in packet(), sender in 1u32..) {
         let bytes = p.encode(NodeId(sender));
         let (from, back) = Packet::decode(bytes).unwrap();
@@ -200,5 +205,28 @@ fn typed_errors_name_the_problem() {
     assert_eq!(
         Packet::decode(Bytes::from(p)),
         Err(DecodeError::TrailingBytes(1))
+    );
+}
+
+#[test]
+fn a_fragment_claiming_more_than_a_mebibyte_is_rejected() {
+    let frag = Chunk {
+        order: Order::Agreed,
+        frag: Some(Frag {
+            msg_no: 1,
+            total: (1 << 20) + 1,
+            offset: 0,
+        }),
+        data: Bytes::from_static(b"x"),
+    };
+    let m = Mcast {
+        ring_id: RingId::new(NodeId(1), 1),
+        seq: 1,
+        origin: NodeId(1),
+        payload: McastPayload::Regular(vec![frag]),
+    };
+    assert_eq!(
+        Packet::decode(m.encode(NodeId(1))),
+        Err(DecodeError::Invalid("fragment bounds"))
     );
 }
