@@ -14,7 +14,8 @@ use ais_types::{Instant, NodeId, RingId};
 use ais_wire::{CommitEntry, CommitToken, Join, Packet, Token};
 use rand_core::RngCore;
 
-use crate::node::{Commit, Gather, Recovery, State, TokenState};
+use crate::node::{Commit, Gather, Recovery, State, TokenState, successor};
+use crate::ordering::deliver_frame;
 use crate::ring_log::{RingLog, needs_safe};
 use crate::timers::Timer;
 use crate::{ConfigChange, Dest, Output, Totem};
@@ -309,7 +310,6 @@ impl Totem {
     pub(crate) fn self_eject(&mut self, now: Instant) {
         tracing::warn!(node = %self.me, "FAILED TO RECEIVE: leaving the ring");
         self.stats.failed_to_receive += 1;
-        self.failed_to_recv = true;
         self.proc_set = BTreeSet::from([self.me]);
         self.clear_fail();
         let others: Vec<NodeId> = self
@@ -408,17 +408,7 @@ impl Totem {
                     && !r.originated
                 {
                     r.originated = true;
-                    let first = Token {
-                        ring_id: r.ring_id,
-                        token_seq: 0,
-                        seq: 0,
-                        aru: 0,
-                        aru_addr: Some(self.me),
-                        fcc: 0,
-                        backlog: 0,
-                        retrans_flg: false,
-                        rtr: Vec::new(),
-                    };
+                    let first = Token::first(r.ring_id);
                     self.on_token(now, self.me, first);
                 }
             }
@@ -485,7 +475,7 @@ impl Totem {
         self.timers
             .set(Timer::Token, now + self.config.token_timeout());
         c.token_seq += 1;
-        let next = self.successor(&c.members);
+        let next = successor(self.me, &c.members);
         self.send_token_like(now, next, &Packet::Commit(c));
     }
 
@@ -541,9 +531,8 @@ impl Totem {
             if needs_safe(frame) && next > r.high_ring_delivered {
                 break;
             }
-            let frame = frame.clone();
+            deliver_frame(frame, &mut self.reasm, &mut self.outbox, &mut self.stats);
             old.high_delivered = next;
-            self.deliver_frame(&frame);
         }
 
         // 2. The transitional configuration.
@@ -565,16 +554,11 @@ impl Totem {
         //    transitional members (the others' may depend on what is missing).
         let mut expected = old.high_delivered + 1;
         let mut gap = false;
-        let rest: Vec<_> = old
-            .frames
-            .range(expected..)
-            .map(|(s, f)| (*s, f.clone()))
-            .collect();
-        for (seq, frame) in rest {
+        for (&seq, frame) in old.frames.range(expected..) {
             gap |= seq != expected;
             expected = seq + 1;
             if !gap || trans.contains(&frame.origin) {
-                self.deliver_frame(&frame);
+                deliver_frame(frame, &mut self.reasm, &mut self.outbox, &mut self.stats);
             }
         }
         self.reasm.clear();
@@ -606,7 +590,6 @@ impl Totem {
         self.proc_set = r.new_members.iter().copied().collect();
         self.members = r.new_members;
         self.clear_fail();
-        self.failed_to_recv = false;
         self.send.restart_partial();
     }
 
@@ -661,18 +644,7 @@ impl Totem {
         self.timers
             .set(Timer::Token, now + self.config.token_timeout());
         if ring_id.rep == self.me {
-            let first = Token {
-                ring_id,
-                token_seq: 0,
-                seq: 0,
-                aru: 0,
-                aru_addr: None,
-                fcc: 0,
-                backlog: 0,
-                retrans_flg: false,
-                rtr: Vec::new(),
-            };
-            self.forward_token(now, first);
+            self.forward_token(now, Token::first(ring_id));
         }
     }
 }

@@ -39,8 +39,6 @@ pub struct Totem {
     pub(crate) adopted_seq: u64,
     /// Highest ring seq seen in any Join (corosync's `token_ring_id_seq`).
     pub(crate) max_seq_seen: u64,
-    /// Set by self-ejection after failing to receive (corosync's `failed_to_recv`).
-    pub(crate) failed_to_recv: bool,
     /// When a packet last came from each processor.
     pub(crate) last_heard: BTreeMap<NodeId, Instant>,
     /// When each processor entered my proc set (it gets `fail_fast` from then to be heard).
@@ -49,7 +47,7 @@ pub struct Totem {
     pub(crate) send: SendQueue,
     pub(crate) reasm: Reassembly,
     pub(crate) timers: TimerTable,
-    pub(crate) outbox: VecDeque<Output>,
+    pub(crate) outbox: Outbox,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) stats: TotemStats,
 }
@@ -188,14 +186,13 @@ impl Totem {
             join_seq_seen: BTreeMap::new(),
             adopted_seq,
             max_seq_seen: adopted_seq,
-            failed_to_recv: false,
             last_heard: BTreeMap::new(),
             known_since: BTreeMap::new(),
             tok: TokenState::default(),
             send: SendQueue::default(),
             reasm: Reassembly::default(),
             timers: TimerTable::default(),
-            outbox: VecDeque::new(),
+            outbox: Outbox::default(),
             stats: TotemStats::default(),
         };
         t.push(Output::Persist(adopted_seq));
@@ -295,7 +292,7 @@ impl Totem {
 
     /// The next output for the shell to carry out.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outbox.pop_front()
+        self.outbox.0.pop_front()
     }
 
     /// When the shell must call [`Totem::handle_timeout`] next.
@@ -359,11 +356,7 @@ impl Totem {
     }
 
     pub(crate) fn push(&mut self, output: Output) {
-        assert!(
-            self.outbox.len() < OUTBOX_MAX,
-            "outbox overflow: the shell must drain it"
-        );
-        self.outbox.push_back(output);
+        self.outbox.push(output);
     }
 
     pub(crate) fn transmit(&mut self, to: Dest, packet: &Packet) {
@@ -382,17 +375,31 @@ impl Totem {
         }
     }
 
-    /// The successor of `me` in `members` (ascending, wrapping).
-    pub(crate) fn successor(&self, members: &[NodeId]) -> NodeId {
-        members
-            .iter()
-            .copied()
-            .find(|n| *n > self.me)
-            .unwrap_or(members[0])
-    }
-
     pub(crate) fn commit_token_for_me(&self, c: &CommitToken) -> bool {
         c.members.get(c.entries.len()) == Some(&self.me)
+    }
+}
+
+/// The successor of `me` in `members` (ascending, wrapping): where the token goes next.
+pub(crate) fn successor(me: NodeId, members: &[NodeId]) -> NodeId {
+    members
+        .iter()
+        .copied()
+        .find(|n| *n > me)
+        .unwrap_or(members[0])
+}
+
+/// Outputs waiting for the shell; bounded, since the shell drains it after every input.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox(VecDeque<Output>);
+
+impl Outbox {
+    pub(crate) fn push(&mut self, output: Output) {
+        assert!(
+            self.0.len() < OUTBOX_MAX,
+            "outbox overflow: the shell must drain it"
+        );
+        self.0.push_back(output);
     }
 }
 

@@ -8,7 +8,8 @@
 use ais_types::{Instant, NodeId, RingId};
 use ais_wire::{MCAST_OVERHEAD, Mcast, McastPayload, Packet, RTR_MAX, Token};
 
-use crate::node::State;
+use crate::node::{Outbox, State, TotemStats, successor};
+use crate::packing::Reassembly;
 use crate::ring_log::needs_safe;
 use crate::timers::Timer;
 use crate::{Delivery, Dest, Output, Totem};
@@ -164,19 +165,22 @@ impl Totem {
         if self.config.planted_bug == Some(crate::PlantedBug::SkipRetransmission) {
             return 0;
         }
-        let mut resend = Vec::new();
-        t.rtr.retain(|seq| match self.ring.frames.get(seq) {
-            Some(frame) if (resend.len() as u32) < allowed => {
-                resend.push(frame.clone());
+        let me = self.me;
+        let mut resent = 0;
+        let (frames, outbox) = (&self.ring.frames, &mut self.outbox);
+        t.rtr.retain(|seq| match frames.get(seq) {
+            Some(frame) if resent < allowed => {
+                outbox.push(Output::Transmit {
+                    to: Dest::Ring,
+                    packet: frame.encode(me),
+                });
+                resent += 1;
                 false
             }
             _ => true,
         });
-        for frame in &resend {
-            self.transmit(Dest::Ring, &Packet::Mcast(frame.clone()));
-        }
-        self.stats.retransmits_sent += resend.len() as u64;
-        resend.len() as u32
+        self.stats.retransmits_sent += u64::from(resent);
+        resent
     }
 
     /// Adds the frames I have been missing for `miss_count_const` visits to the token's rtr.
@@ -230,7 +234,10 @@ impl Totem {
                 origin: self.me,
                 payload,
             };
-            self.transmit(Dest::Ring, &Packet::Mcast(frame.clone()));
+            self.push(Output::Transmit {
+                to: Dest::Ring,
+                packet: frame.encode(self.me),
+            });
             let fresh = self.ring.insert(frame);
             assert!(
                 fresh,
@@ -253,10 +260,10 @@ impl Totem {
 
     pub(crate) fn forward_token(&mut self, now: Instant, t: Token) {
         let members = match &self.state {
-            State::Recovery(r) => r.new_members.clone(),
-            _ => self.members.clone(),
+            State::Recovery(r) => &r.new_members,
+            _ => &self.members,
         };
-        let to = self.successor(&members);
+        let to = successor(self.me, members);
         self.tok.forwarded_seq = Some(t.seq);
         self.send_token_like(now, to, &Packet::Token(t));
     }
@@ -377,9 +384,8 @@ impl Totem {
                     if self.config.planted_bug == Some(crate::PlantedBug::DeliverBeforeGap)
                         && let Some((&seq, f)) = self.ring.frames.range(next..).next()
                     {
-                        let f = f.clone();
+                        deliver_frame(f, &mut self.reasm, &mut self.outbox, &mut self.stats);
                         self.ring.high_delivered = seq;
-                        self.deliver_frame(&f);
                         continue;
                     }
                     break;
@@ -388,31 +394,37 @@ impl Totem {
             if needs_safe(frame) && next > self.tok.safe_point {
                 break;
             }
-            let frame = frame.clone();
+            deliver_frame(frame, &mut self.reasm, &mut self.outbox, &mut self.stats);
             self.ring.high_delivered = next;
-            self.deliver_frame(&frame);
         }
     }
+}
 
-    /// Hands the messages a frame completes to the application.
-    pub(crate) fn deliver_frame(&mut self, frame: &Mcast) {
-        let McastPayload::Regular(chunks) = &frame.payload else {
-            return;
-        };
-        let mut index = 0;
-        for chunk in chunks {
-            if let Some(payload) = self.reasm.push(frame.origin, chunk) {
-                self.push(Output::Deliver(Delivery {
-                    origin: frame.origin,
-                    ring_id: frame.ring_id,
-                    seq: frame.seq,
-                    index,
-                    order: chunk.order,
-                    payload,
-                }));
-                index += 1;
-                self.stats.delivered += 1;
-            }
+/// Hands the messages a frame completes to the application. A function of the fields it
+/// touches rather than a method, so frames are delivered straight from the ring's store
+/// (the borrow checker sees the store and the outbox apart) instead of being copied first.
+pub(crate) fn deliver_frame(
+    frame: &Mcast,
+    reasm: &mut Reassembly,
+    outbox: &mut Outbox,
+    stats: &mut TotemStats,
+) {
+    let McastPayload::Regular(chunks) = &frame.payload else {
+        return;
+    };
+    let mut index = 0;
+    for chunk in chunks {
+        if let Some(payload) = reasm.push(frame.origin, chunk) {
+            outbox.push(Output::Deliver(Delivery {
+                origin: frame.origin,
+                ring_id: frame.ring_id,
+                seq: frame.seq,
+                index,
+                order: chunk.order,
+                payload,
+            }));
+            index += 1;
+            stats.delivered += 1;
         }
     }
 }
