@@ -100,16 +100,11 @@ impl Totem {
                 }
             }
             State::Gather(_) => self.join_process(now, from, &j),
-            State::Commit(Commit { ring_id, members }) => {
+            // Forming a new ring: only its own members, in a round at least as new, can
+            // send me back to gathering.
+            State::Commit(_) | State::Recovery(_) => {
+                let (ring_id, members) = self.state.forming().expect("commit or recovery");
                 if members.contains(&from) && j.ring_seq >= ring_id.seq {
-                    self.join_process(now, from, &j);
-                    if !matches!(self.state, State::Gather(_)) {
-                        self.gather_enter(now);
-                    }
-                }
-            }
-            State::Recovery(r) => {
-                if r.new_members.contains(&from) && j.ring_seq >= r.ring_id.seq {
                     self.join_process(now, from, &j);
                     if !matches!(self.state, State::Gather(_)) {
                         self.gather_enter(now);
@@ -312,12 +307,7 @@ impl Totem {
         self.stats.failed_to_receive += 1;
         self.proc_set = BTreeSet::from([self.me]);
         self.clear_fail();
-        let others: Vec<NodeId> = self
-            .members
-            .iter()
-            .copied()
-            .filter(|n| *n != self.me)
-            .collect();
+        let others = minus(&self.members, &[self.me]);
         self.fail(others);
         self.gather_enter(now);
     }
@@ -537,12 +527,7 @@ impl Totem {
 
         // 2. The transitional configuration.
         let trans = r.trans_members;
-        let left_trans: Vec<NodeId> = self
-            .members
-            .iter()
-            .copied()
-            .filter(|p| !trans.contains(p))
-            .collect();
+        let left_trans = minus(&self.members, &trans);
         self.push(Output::Configuration(ConfigChange::Transitional {
             old_ring_id: old.id,
             ring_id: r.ring_id,
@@ -564,18 +549,8 @@ impl Totem {
         self.reasm.clear();
 
         // 4. The regular configuration.
-        let joined: Vec<NodeId> = r
-            .new_members
-            .iter()
-            .copied()
-            .filter(|p| !trans.contains(p))
-            .collect();
-        let left: Vec<NodeId> = self
-            .members
-            .iter()
-            .copied()
-            .filter(|p| !r.new_members.contains(p))
-            .collect();
+        let joined = minus(&r.new_members, &trans);
+        let left = minus(&self.members, &r.new_members);
         tracing::info!(
             node = %self.me, ring = %r.ring_id, members = ?r.new_members, ?joined, ?left,
             "A new membership ({}) was formed. Members[{}]", r.ring_id, r.new_members.len()
@@ -611,27 +586,13 @@ impl Totem {
             old_ring_id: self.ring.id,
             ring_id,
             members: trans.clone(),
-            left: self
-                .members
-                .iter()
-                .copied()
-                .filter(|p| !trans.contains(p))
-                .collect(),
+            left: minus(&self.members, &trans),
         }));
         self.push(Output::Configuration(ConfigChange::Regular {
             ring_id,
             members: members.clone(),
-            joined: members
-                .iter()
-                .copied()
-                .filter(|p| !trans.contains(p))
-                .collect(),
-            left: self
-                .members
-                .iter()
-                .copied()
-                .filter(|p| !members.contains(p))
-                .collect(),
+            joined: minus(&members, &trans),
+            left: minus(&self.members, &members),
         }));
         self.ring = RingLog::new(ring_id);
         self.proc_set = members.iter().copied().collect();
@@ -647,4 +608,9 @@ impl Totem {
             self.forward_token(now, Token::first(ring_id));
         }
     }
+}
+
+/// The members of `a` not in `b`, in `a`'s order.
+fn minus(a: &[NodeId], b: &[NodeId]) -> Vec<NodeId> {
+    a.iter().copied().filter(|p| !b.contains(p)).collect()
 }

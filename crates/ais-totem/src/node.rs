@@ -97,6 +97,17 @@ pub(crate) struct Recovery {
     pub(crate) originated: bool,
 }
 
+impl State {
+    /// The ring being formed, in commit or recovery: its id and members.
+    pub(crate) fn forming(&self) -> Option<(RingId, &[NodeId])> {
+        match self {
+            Self::Commit(c) => Some((c.ring_id, &c.members)),
+            Self::Recovery(r) => Some((r.ring_id, &r.new_members)),
+            _ => None,
+        }
+    }
+}
+
 impl Recovery {
     /// The next old-ring frame to re-send that no other member re-sent yet.
     pub(crate) fn take_next_to_resend(&mut self) -> Option<Mcast> {
