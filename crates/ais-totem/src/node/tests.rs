@@ -20,6 +20,16 @@ fn ids(v: &[u32]) -> Vec<NodeId> {
     v.iter().copied().map(NodeId).collect()
 }
 
+/// A Join (not a leave) with ring seq `seq`.
+fn join(seq: u64, procs: &[u32], fails: &[u32]) -> Join {
+    Join {
+        ring_seq: seq,
+        leave: false,
+        proc_list: ids(procs),
+        fail_list: ids(fails),
+    }
+}
+
 /// Outputs with packets decoded, so tests can state them exactly.
 #[derive(Debug, PartialEq)]
 enum Out {
@@ -67,15 +77,7 @@ fn a_new_processor_installs_a_singleton_above_its_persisted_seq_then_forms_alone
     );
     assert_eq!(
         out[2],
-        Out::Sent(
-            Dest::Ring,
-            Packet::Join(Join {
-                ring_seq: 8,
-                leave: false,
-                proc_list: ids(&[1]),
-                fail_list: vec![]
-            })
-        )
+        Out::Sent(Dest::Ring, Packet::Join(join(8, &[1], &[])))
     );
     // Alone, consensus is immediate: the commit token for ring 1.12 goes to itself.
     assert_eq!(out[3], Out::Persist(12));
@@ -141,12 +143,7 @@ fn token_loss_starts_gather_with_the_full_proc_list() {
         last,
         vec![Out::Sent(
             Dest::Ring,
-            Packet::Join(Join {
-                ring_seq: c.nodes[0].ring_id().seq,
-                leave: false,
-                proc_list: ids(&[1, 2, 3]),
-                fail_list: vec![],
-            })
+            Packet::Join(join(c.nodes[0].ring_id().seq, &[1, 2, 3], &[]))
         )]
     );
 }
@@ -299,24 +296,13 @@ fn a_join_from_a_stranger_moves_an_operational_node_to_gather_with_both() {
     let mut c = formed(2);
     let t = &mut c.nodes[0];
     drain(t);
-    let join = Join {
-        ring_seq: 1,
-        leave: false,
-        proc_list: ids(&[7]),
-        fail_list: vec![],
-    };
-    t.handle_packet(c.now, Packet::Join(join).encode(n(7)));
+    t.handle_packet(c.now, Packet::Join(join(1, &[7], &[])).encode(n(7)));
     let seq = t.ring_id().seq;
     assert_eq!(
         drain(t),
         vec![Out::Sent(
             Dest::Ring,
-            Packet::Join(Join {
-                ring_seq: seq,
-                leave: false,
-                proc_list: ids(&[1, 2, 7]),
-                fail_list: vec![]
-            })
+            Packet::Join(join(seq, &[1, 2, 7], &[]))
         )]
     );
     assert_eq!(t.state_name(), "GATH");
@@ -328,13 +314,7 @@ fn a_stale_join_from_a_member_is_ignored_while_operational() {
     let t = &mut c.nodes[0];
     drain(t);
     // A Join from before the ring formed, still in flight: lower ring seq, sender a member.
-    let join = Join {
-        ring_seq: 1,
-        leave: false,
-        proc_list: ids(&[2]),
-        fail_list: vec![],
-    };
-    t.handle_packet(c.now, Packet::Join(join).encode(n(2)));
+    t.handle_packet(c.now, Packet::Join(join(1, &[2], &[])).encode(n(2)));
     assert_eq!(drain(t), vec![]);
     assert_eq!(t.state_name(), "OPER");
 }
@@ -370,13 +350,7 @@ fn a_gathering_node_accepts_a_matching_commit_token_and_reports_its_old_ring() {
     }
     drain(&mut t);
     // Node 1 proposes {1, 2}: node 2 learns of it from its Join, then gets the commit token.
-    let join = Join {
-        ring_seq: 1,
-        leave: false,
-        proc_list: ids(&[1, 2]),
-        fail_list: vec![],
-    };
-    t.handle_packet(T0, Packet::Join(join).encode(n(1)));
+    t.handle_packet(T0, Packet::Join(join(1, &[1, 2], &[])).encode(n(1)));
     drain(&mut t);
     let entry1 = CommitEntry {
         old_ring: RingId::new(n(1), 5),
