@@ -32,11 +32,14 @@ impl Totem {
                 return;
             }
         };
+        // A token of another ring, a retransmitted copy, or one whose seq is below frames
+        // already sequenced on this ring (sequencing from it would reuse their seqs).
         if t.ring_id != self.ring.id
             || self
                 .tok
                 .last_token_seq
                 .is_some_and(|last| t.token_seq <= last)
+            || t.seq < self.ring.high_seq
         {
             self.stats.tokens_discarded += 1;
             return;

@@ -389,3 +389,32 @@ fn a_gathering_node_accepts_a_matching_commit_token_and_reports_its_old_ring() {
     );
     assert_eq!(t.state_name(), "COMM");
 }
+
+#[test]
+fn a_token_behind_the_frames_already_sequenced_is_discarded_not_obeyed() {
+    let mut c = formed(3);
+    c.nodes[0]
+        .submit(c.now, Bytes::from_static(b"m"), Order::Agreed)
+        .unwrap();
+    c.drain(0);
+    assert!(c.run_until(Duration::from_secs(5), |c| {
+        c.delivered_count.iter().all(|d| *d == 1)
+    }));
+    let t = &mut c.nodes[1];
+    drain(t);
+    // Same ring, a fresh token_seq, but seq 0: sequencing from it would reuse seq 1.
+    let mut bad = ais_wire::Token::first(t.ring_id());
+    bad.token_seq = 1 << 40;
+    let discarded = t.stats().tokens_discarded;
+    t.handle_packet(c.now, Packet::Token(bad).encode(n(1)));
+    assert_eq!(drain(t), vec![]);
+    assert_eq!(t.stats().tokens_discarded, discarded + 1);
+}
+
+#[test]
+#[should_panic(expected = "invalid Totem configuration")]
+fn an_invalid_configuration_is_refused_with_its_reason() {
+    let mut config = TotemConfig::new(n(1), 3);
+    config.join = Duration::ZERO;
+    let _ = Totem::new(config, Persisted::default(), T0);
+}
