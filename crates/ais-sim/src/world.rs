@@ -295,7 +295,7 @@ impl World {
         };
         // Progress is any delivery, or any frame ordered: older backlog drains before the
         // last messages, and a 1 MiB message takes thousands of frames before it delivers.
-        let delivered = |w: &Self| -> usize {
+        let progress_mark = |w: &Self| -> usize {
             core.iter()
                 .map(|n| {
                     let delivered = w
@@ -311,11 +311,11 @@ impl World {
                 })
                 .sum()
         };
-        let mut progress = (delivered(self), self.now);
+        let mut progress = (progress_mark(self), self.now);
         while missing(self) > 0 && self.now < cap && self.now - progress.1 < stall {
             let step = self.now + Duration::from_secs(1);
             self.run_until(step, |_| false)?;
-            let d = delivered(self);
+            let d = progress_mark(self);
             if d > progress.0 {
                 progress = (d, self.now);
             }
