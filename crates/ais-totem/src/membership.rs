@@ -292,7 +292,10 @@ impl Totem {
     pub(crate) fn on_token_loss(&mut self, now: Instant) {
         match self.state {
             State::Operational | State::Commit(_) | State::Recovery(_) => {
-                tracing::info!(node = %self.me, state = self.state_name(), "token lost");
+                tracing::info!(
+                    node = %self.me, state = self.state_name(),
+                    "A processor failed, forming new configuration: token timed out"
+                );
                 self.gather_enter(now);
             }
             _ => {}
@@ -551,9 +554,10 @@ impl Totem {
         // 4. The regular configuration.
         let joined = minus(&r.new_members, &trans);
         let left = minus(&self.members, &r.new_members);
-        tracing::info!(
+        // The shell logs the operator's line ("A new membership ... was formed").
+        tracing::debug!(
             node = %self.me, ring = %r.ring_id, members = ?r.new_members, ?joined, ?left,
-            "A new membership ({}) was formed. Members[{}]", r.ring_id, r.new_members.len()
+            "regular configuration installed"
         );
         self.push(Output::Configuration(ConfigChange::Regular {
             ring_id: r.ring_id,
