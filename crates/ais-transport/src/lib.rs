@@ -1,0 +1,579 @@
+//! The network under Totem: UDP unicast to the nodelist (`udpu`) or IP multicast (`udp`),
+//! up to eight redundant links with per-link heartbeats, and every packet sealed by
+//! [`crypto`] (authenticated, and encrypted unless configured otherwise).
+//!
+//! The transport owns sockets but not the clock: every call takes `now`. It hands the daemon
+//! only authenticated, replay-checked Totem payloads with the sender's node id; everything
+//! else (garbage, a wrong key, replays, strangers) is counted, logged at a limited rate and
+//! dropped. The same sealed packet sent on two links reaches Totem once: the second copy is
+//! a replay of the first.
+
+pub mod crypto;
+mod links;
+mod socket;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ais_types::Instant;
+
+use crate::crypto::{Crypto, OpenError};
+pub use crate::links::{LinkEvent, LinkMode};
+use crate::links::{PeerLink, choose_links};
+pub use crate::socket::Multicast;
+
+/// Packet kinds inside the sealed envelope.
+const KIND_TOTEM: u8 = 0;
+const KIND_PING: u8 = 1;
+const KIND_PONG: u8 = 2;
+
+/// Datagrams read from one socket before the loop looks at timers and other sockets.
+pub const RECV_BATCH: usize = 256;
+
+/// Largest datagram read (UDP's limit); Totem packets are bounded by `netmtu`.
+const RECV_BUFFER_BYTES: usize = 65_536;
+
+/// How often a kind of rejected packet is logged after the first (the rest are counted).
+const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// One local link (`interface { linknumber }` and the local node's `ringN_addr`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// `linknumber`, 0..=7.
+    pub number: u8,
+    /// Local address and port to bind (udpu), or the group to join (udp).
+    pub bind: SocketAddr,
+    /// Set for `transport: udp`.
+    pub multicast: Option<Multicast>,
+    /// `knet_link_priority`: in passive mode the up link with the highest value carries.
+    pub priority: u8,
+    /// `knet_ping_interval`.
+    pub ping_interval: Duration,
+    /// `knet_ping_timeout`: a link is down after this long without a packet from the peer.
+    pub ping_timeout: Duration,
+}
+
+/// A configured peer and its address on each link number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Node id.
+    pub node: u32,
+    /// `(linknumber, address:port)` pairs.
+    pub addrs: Vec<(u8, SocketAddr)>,
+}
+
+/// Everything the transport needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportConfig {
+    /// This node.
+    pub local_node: u32,
+    /// `link_mode`.
+    pub mode: LinkMode,
+    /// Local links, ascending by number.
+    pub links: Vec<LinkConfig>,
+    /// Every other node of the nodelist. With multicast and no nodelist, peers are learned
+    /// from authenticated packets.
+    pub peers: Vec<PeerConfig>,
+}
+
+/// Where a Totem packet goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recipient {
+    /// Every other node (one multicast per link, or a unicast to each peer).
+    All,
+    /// One node.
+    Node(u32),
+}
+
+/// Counters of the transport (cmap `stats.knet.*` and the rejected-packet counters).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// Datagrams sent (each copy on each link counts).
+    pub tx_packets: u64,
+    /// Datagrams the kernel refused to send.
+    pub tx_errors: u64,
+    /// Datagrams read.
+    pub rx_packets: u64,
+    /// Totem payloads handed up.
+    pub rx_totem: u64,
+    /// Rejected: failed authentication ("Invalid digest").
+    pub rx_invalid_digest: u64,
+    /// Rejected: too short, not our format, or another crypto mode.
+    pub rx_malformed: u64,
+    /// Dropped: a copy already received (another link, or a replay).
+    pub rx_duplicate: u64,
+    /// Rejected: from a sender's older boot.
+    pub rx_stale_epoch: u64,
+    /// Rejected: authenticated, but from a node not in the nodelist.
+    pub rx_unknown_node: u64,
+    /// Link up transitions.
+    pub link_up: u64,
+    /// Link down transitions.
+    pub link_down: u64,
+}
+
+/// The sockets, the sealing state and the link table.
+pub struct Transport {
+    config: TransportConfig,
+    sockets: Vec<mio::net::UdpSocket>,
+    crypto: Crypto,
+    /// Per peer, one entry per local link (same index as `config.links`).
+    peers: BTreeMap<u32, Vec<PeerLink>>,
+    /// Learn peers from packets (multicast without a nodelist).
+    learn_peers: bool,
+    rr_next: usize,
+    events: std::collections::VecDeque<LinkEvent>,
+    stats: TransportStats,
+    seal_buf: Vec<u8>,
+    open_buf: Vec<u8>,
+    recv_buf: Vec<u8>,
+    pick_buf: Vec<usize>,
+    rejects: RejectLog,
+}
+
+impl Transport {
+    /// Opens one socket per link. `now` starts the heartbeat schedule.
+    pub fn new(config: TransportConfig, crypto: Crypto, now: Instant) -> io::Result<Self> {
+        let mut sockets = Vec::with_capacity(config.links.len());
+        for link in &config.links {
+            let socket = match &link.multicast {
+                Some(m) => socket::multicast(m),
+                None => socket::unicast(link.bind),
+            }
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("link {}: cannot bind {}: {e}", link.number, link.bind),
+                )
+            })?;
+            sockets.push(socket);
+        }
+        let mut peers = BTreeMap::new();
+        for peer in &config.peers {
+            let mut links = vec![PeerLink::default(); config.links.len()];
+            for (i, link) in config.links.iter().enumerate() {
+                links[i].addr = peer
+                    .addrs
+                    .iter()
+                    .find(|(n, _)| *n == link.number)
+                    .map(|(_, a)| *a);
+                links[i].next_ping = now;
+            }
+            peers.insert(peer.node, links);
+        }
+        let learn_peers =
+            config.peers.is_empty() && config.links.iter().all(|l| l.multicast.is_some());
+        Ok(Self {
+            config,
+            sockets,
+            crypto,
+            peers,
+            learn_peers,
+            rr_next: 0,
+            events: std::collections::VecDeque::new(),
+            stats: TransportStats::default(),
+            seal_buf: Vec::with_capacity(RECV_BUFFER_BYTES),
+            open_buf: Vec::with_capacity(RECV_BUFFER_BYTES),
+            recv_buf: vec![0; RECV_BUFFER_BYTES],
+            pick_buf: Vec::new(),
+            rejects: RejectLog::default(),
+        })
+    }
+
+    /// Registers the sockets with `registry` as tokens `first_token`, `first_token + 1`, ….
+    pub fn register(&mut self, registry: &mio::Registry, first_token: usize) -> io::Result<()> {
+        for (i, socket) in self.sockets.iter_mut().enumerate() {
+            registry.register(socket, mio::Token(first_token + i), mio::Interest::READABLE)?;
+        }
+        Ok(())
+    }
+
+    /// Number of sockets (tokens) registered.
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// How packets are sealed.
+    pub fn crypto_mode(&self) -> crypto::CryptoMode {
+        self.crypto.mode()
+    }
+
+    /// Bytes the envelope adds to a Totem packet.
+    pub fn overhead(&self) -> usize {
+        self.crypto.overhead()
+    }
+
+    /// Seals a Totem packet once and sends it on the links the link mode picks.
+    pub fn send(&mut self, to: Recipient, packet: &[u8]) {
+        let mut sealed = std::mem::take(&mut self.seal_buf);
+        self.crypto.seal(KIND_TOTEM, packet, &mut sealed);
+        let multicast = self.config.links.iter().any(|l| l.multicast.is_some());
+        match to {
+            Recipient::All if multicast => self.send_multicast(&sealed),
+            Recipient::All => {
+                let nodes: Vec<u32> = self.peers.keys().copied().collect();
+                for node in nodes {
+                    self.send_to_peer(node, &sealed);
+                }
+            }
+            Recipient::Node(node) => self.send_to_peer(node, &sealed),
+        }
+        self.seal_buf = sealed;
+    }
+
+    fn send_multicast(&mut self, sealed: &[u8]) {
+        // A group link counts as up while any peer is heard on it.
+        let any_up = |i: usize| self.peers.values().any(|links| links[i].up);
+        let up: Vec<usize> = (0..self.config.links.len())
+            .filter(|&i| any_up(i))
+            .collect();
+        let chosen: Vec<usize> = match (self.config.mode, up.first()) {
+            (LinkMode::Passive | LinkMode::RoundRobin, Some(&first)) => vec![first],
+            (LinkMode::Active, Some(_)) => up,
+            (_, None) => (0..self.config.links.len()).collect(),
+        };
+        for i in chosen {
+            let group = self.config.links[i]
+                .multicast
+                .as_ref()
+                .map_or(self.config.links[i].bind, |m| m.group);
+            self.transmit(i, group, sealed);
+        }
+    }
+
+    fn send_to_peer(&mut self, node: u32, sealed: &[u8]) {
+        let Some(links) = self.peers.get(&node) else {
+            tracing::debug!(node, "no address for node; packet not sent");
+            return;
+        };
+        let view: Vec<(&PeerLink, u8)> = links
+            .iter()
+            .zip(&self.config.links)
+            .map(|(l, c)| (l, c.priority))
+            .collect();
+        let mut picks = std::mem::take(&mut self.pick_buf);
+        choose_links(self.config.mode, &view, &mut self.rr_next, &mut picks);
+        let targets: Vec<(usize, SocketAddr)> = picks
+            .iter()
+            .filter_map(|&i| links[i].addr.map(|a| (i, a)))
+            .collect();
+        self.pick_buf = picks;
+        for (i, addr) in targets {
+            self.transmit(i, addr, sealed);
+        }
+    }
+
+    fn transmit(&mut self, link: usize, addr: SocketAddr, sealed: &[u8]) {
+        match self.sockets[link].send_to(sealed, addr) {
+            Ok(_) => self.stats.tx_packets += 1,
+            Err(e) => {
+                // A full socket buffer or an unreachable peer loses this copy; Totem
+                // retransmits. Counted, not fatal.
+                self.stats.tx_errors += 1;
+                tracing::trace!(link, %addr, error = %e, "send failed");
+            }
+        }
+    }
+
+    /// Reads up to [`RECV_BATCH`] datagrams waiting on the socket of `token_index` (0-based,
+    /// as registered) and hands each authenticated Totem payload to `deliver(sender,
+    /// payload)`. Returns true if datagrams may remain: the socket is edge-triggered, so the
+    /// caller must come back to it without waiting for readiness (a flood of garbage must
+    /// not starve the timers).
+    pub fn recv(
+        &mut self,
+        now: Instant,
+        token_index: usize,
+        mut deliver: impl FnMut(u32, &[u8]),
+    ) -> bool {
+        let link = token_index;
+        if link >= self.sockets.len() {
+            return false;
+        }
+        for _ in 0..RECV_BATCH {
+            let (len, src) = match self.sockets[link].recv_from(&mut self.recv_buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // ICMP errors surface here on some kernels; keep reading.
+                    tracing::trace!(link, error = %e, "recv error");
+                    continue;
+                }
+            };
+            self.stats.rx_packets += 1;
+            let mut plain = std::mem::take(&mut self.open_buf);
+            let opened = {
+                let packet = &self.recv_buf[..len];
+                self.crypto.open(packet, &mut plain)
+            };
+            match opened {
+                Ok(o) => {
+                    if self.accept(now, link, src, o.sender) {
+                        match o.kind {
+                            KIND_TOTEM => {
+                                self.stats.rx_totem += 1;
+                                deliver(o.sender, &plain);
+                            }
+                            KIND_PING => self.answer_ping(link, o.sender, src, &plain),
+                            KIND_PONG => self.record_pong(now, link, o.sender, &plain),
+                            _ => self.stats.rx_malformed += 1,
+                        }
+                    }
+                }
+                Err(e) => self.reject(now, link, src, &e),
+            }
+            self.open_buf = plain;
+        }
+        true
+    }
+
+    /// Marks the link to `sender` alive; false if the sender is a stranger.
+    fn accept(&mut self, now: Instant, link: usize, src: SocketAddr, sender: u32) -> bool {
+        if !self.peers.contains_key(&sender) {
+            if !self.learn_peers {
+                self.stats.rx_unknown_node += 1;
+                self.rejects.log(now, Reject::UnknownNode, || {
+                    format!("packet from node {sender} at {src}, which is not in the nodelist")
+                });
+                return false;
+            }
+            let links = vec![
+                PeerLink {
+                    next_ping: now,
+                    ..PeerLink::default()
+                };
+                self.config.links.len()
+            ];
+            self.peers.insert(sender, links);
+        }
+        let learn = self.learn_peers;
+        let entry = &mut self.peers.get_mut(&sender).expect("inserted above")[link];
+        if learn || entry.addr.is_none() {
+            entry.addr = Some(src);
+        }
+        entry.last_rx = Some(now);
+        if !entry.up {
+            entry.up = true;
+            self.stats.link_up += 1;
+            self.events.push_back(LinkEvent::Up {
+                node: sender,
+                link: self.config.links[link].number,
+            });
+        }
+        true
+    }
+
+    fn answer_ping(&mut self, link: usize, sender: u32, src: SocketAddr, payload: &[u8]) {
+        let mut sealed = std::mem::take(&mut self.seal_buf);
+        self.crypto.seal(KIND_PONG, payload, &mut sealed);
+        let addr = self
+            .peers
+            .get(&sender)
+            .and_then(|links| links[link].addr)
+            .unwrap_or(src);
+        self.transmit(link, addr, &sealed);
+        self.seal_buf = sealed;
+    }
+
+    fn record_pong(&mut self, now: Instant, link: usize, sender: u32, payload: &[u8]) {
+        let Ok(sent) = <[u8; 8]>::try_from(payload) else {
+            self.stats.rx_malformed += 1;
+            return;
+        };
+        let rtt = now.saturating_duration_since(Instant(u64::from_le_bytes(sent)));
+        if let Some(links) = self.peers.get_mut(&sender) {
+            links[link].rtt = Some(rtt);
+        }
+    }
+
+    fn reject(&mut self, now: Instant, link: usize, src: SocketAddr, e: &OpenError) {
+        let number = self.config.links[link].number;
+        match e {
+            // The copy of a packet that came on another link (active mode), or a replay.
+            OpenError::Replayed => self.stats.rx_duplicate += 1,
+            // Our own multicast, looped back.
+            OpenError::FromSelf => {}
+            OpenError::InvalidDigest => {
+                self.stats.rx_invalid_digest += 1;
+                let total = self.stats.rx_invalid_digest;
+                self.rejects.log(now, Reject::InvalidDigest, || {
+                    format!(
+                        "Invalid digest: packet from {src} on link {number} failed \
+                         authentication (wrong authkey or corrupted); {total} rejected so far"
+                    )
+                });
+            }
+            OpenError::StaleEpoch => {
+                self.stats.rx_stale_epoch += 1;
+                self.rejects.log(now, Reject::Stale, || {
+                    format!(
+                        "packet from {src} on link {number} belongs to an older boot of its sender"
+                    )
+                });
+            }
+            other => {
+                self.stats.rx_malformed += 1;
+                let total = self.stats.rx_malformed;
+                self.rejects.log(now, Reject::Malformed, || {
+                    format!("malformed packet from {src} on link {number}: {other}; {total} rejected so far")
+                });
+            }
+        }
+    }
+
+    /// Sends due heartbeats and takes down links that went quiet.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut pings: Vec<(usize, SocketAddr)> = Vec::new();
+        for (&node, links) in &mut self.peers {
+            for (i, pl) in links.iter_mut().enumerate() {
+                let cfg = &self.config.links[i];
+                if pl.up
+                    && pl
+                        .last_rx
+                        .is_some_and(|t| now.saturating_duration_since(t) >= cfg.ping_timeout)
+                {
+                    pl.up = false;
+                    self.stats.link_down += 1;
+                    self.events.push_back(LinkEvent::Down {
+                        node,
+                        link: cfg.number,
+                        reachable: false,
+                    });
+                }
+                if now >= pl.next_ping {
+                    pl.next_ping = now + cfg.ping_interval;
+                    if let Some(addr) = pl.addr {
+                        pings.push((i, addr));
+                    }
+                }
+            }
+        }
+        // Fill in `reachable` now that every link was updated.
+        let peers = &self.peers;
+        for event in &mut self.events {
+            if let LinkEvent::Down {
+                node, reachable, ..
+            } = event
+            {
+                *reachable = peers.get(node).is_some_and(|l| l.iter().any(|pl| pl.up));
+            }
+        }
+        // Each ping is sealed on its own: copies of one sealed packet on two links would
+        // reach the peer once (the second is a replay), and the second link would never be
+        // seen up.
+        let mut sealed = std::mem::take(&mut self.seal_buf);
+        for (i, addr) in pings {
+            self.crypto
+                .seal(KIND_PING, &now.as_nanos().to_le_bytes(), &mut sealed);
+            self.transmit(i, addr, &sealed);
+        }
+        self.seal_buf = sealed;
+        self.rejects.flush(now);
+    }
+
+    /// When [`Transport::handle_timeout`] must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        for links in self.peers.values() {
+            for (pl, cfg) in links.iter().zip(&self.config.links) {
+                let mut t = pl.next_ping;
+                if let (true, Some(rx)) = (pl.up, pl.last_rx) {
+                    t = t.min(rx + cfg.ping_timeout);
+                }
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        next
+    }
+
+    /// The next link state change, for the log.
+    pub fn poll_event(&mut self) -> Option<LinkEvent> {
+        self.events.pop_front()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &TransportStats {
+        &self.stats
+    }
+
+    /// Link status per peer and link, for `ais-cfgtool -s` later.
+    pub fn link_status(&self) -> Vec<LinkStatus> {
+        let mut out = Vec::new();
+        for (&node, links) in &self.peers {
+            for (pl, c) in links.iter().zip(&self.config.links) {
+                out.push(LinkStatus {
+                    node,
+                    link: c.number,
+                    up: pl.up,
+                    rtt: pl.rtt,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// One peer's state on one link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkStatus {
+    /// Peer node id.
+    pub node: u32,
+    /// `linknumber`.
+    pub link: u8,
+    /// Heard from within `ping_timeout`.
+    pub up: bool,
+    /// Round-trip time of the last answered ping.
+    pub rtt: Option<Duration>,
+}
+
+/// Kinds of rejected packets, each logged at a limited rate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Reject {
+    InvalidDigest,
+    Malformed,
+    Stale,
+    UnknownNode,
+}
+
+/// Logs the first rejection of a kind at once, then at most one line per
+/// [`REJECT_LOG_INTERVAL`] with the number suppressed meanwhile.
+#[derive(Default)]
+struct RejectLog {
+    /// Per kind: when it was last logged, and how many were suppressed since.
+    kinds: BTreeMap<Reject, (Instant, u64)>,
+}
+
+impl RejectLog {
+    fn log(&mut self, now: Instant, kind: Reject, message: impl FnOnce() -> String) {
+        match self.kinds.get_mut(&kind) {
+            Some((last, suppressed))
+                if now.saturating_duration_since(*last) < REJECT_LOG_INTERVAL =>
+            {
+                *suppressed += 1;
+            }
+            Some((last, suppressed)) => {
+                tracing::warn!("{} ({} similar suppressed)", message(), suppressed);
+                *last = now;
+                *suppressed = 0;
+            }
+            None => {
+                tracing::warn!("{}", message());
+                self.kinds.insert(kind, (now, 0));
+            }
+        }
+    }
+
+    /// Reports kinds whose suppressed count has waited a whole interval.
+    fn flush(&mut self, now: Instant) {
+        for (kind, (last, suppressed)) in &mut self.kinds {
+            if *suppressed > 0 && now.saturating_duration_since(*last) >= REJECT_LOG_INTERVAL {
+                tracing::warn!(kind = ?kind, count = *suppressed, "more packets rejected");
+                *last = now;
+                *suppressed = 0;
+            }
+        }
+    }
+}
