@@ -1,0 +1,304 @@
+//! `aisexec --local-cluster`: a whole cluster on loopback in one command. It writes a key and
+//! one configuration per node into a fresh directory, starts the daemons on 127.0.0.1…N,
+//! and narrates: the ring forming, messages flowing, a node killed and the others
+//! re-forming, the node restarted and rejoining. Then it keeps the cluster running until
+//! interrupted and stops the daemons with SIGTERM (they leave the ring gracefully).
+
+#![allow(clippy::disallowed_methods)] // A supervisor, not the core: it reads the clock and spawns a reader thread per child.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::cli::Args;
+
+/// Longest wait for any one step before the demonstration gives up.
+const STEP_LIMIT: Duration = Duration::from_secs(60);
+
+struct Node {
+    id: u32,
+    config: PathBuf,
+    child: Option<Child>,
+    /// Members of the last membership this node logged.
+    members: usize,
+}
+
+struct Cluster {
+    nodes: Vec<Node>,
+    exe: PathBuf,
+    lines: Receiver<(u32, String)>,
+    sender: Sender<(u32, String)>,
+    stop: Arc<AtomicBool>,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let count = args.nodes;
+    let dir = std::env::temp_dir().join(format!("ais-local-cluster-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let key = dir.join("authkey");
+    write_key(&key)?;
+    let mut nodes = Vec::new();
+    for id in 1..=count {
+        let config = dir.join(format!("node{id}.conf"));
+        std::fs::write(&config, node_config(id, count, args.port, &dir, &key))?;
+        nodes.push(Node {
+            id,
+            config,
+            child: None,
+            members: 0,
+        });
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    let (sender, lines) = mpsc::channel();
+    let mut cluster = Cluster {
+        nodes,
+        exe: std::env::current_exe().context("cannot find the aisexec binary")?,
+        lines,
+        sender,
+        stop,
+    };
+    let result = cluster.demonstrate(args, &dir, count);
+    cluster.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+impl Cluster {
+    fn demonstrate(&mut self, args: &Args, dir: &Path, count: u32) -> anyhow::Result<ExitCode> {
+        say(&format!(
+            "starting {count} aisexec daemons on 127.0.0.1-{count}, UDP port {}; configuration, \
+             state and authkey in {}",
+            args.port,
+            dir.display()
+        ));
+        let start = Instant::now();
+        for i in 0..self.nodes.len() {
+            self.spawn(i)?;
+        }
+        let all: Vec<usize> = (0..self.nodes.len()).collect();
+        if !self.wait_for(&all, count as usize)? {
+            return Ok(ExitCode::from(1));
+        }
+        say(&format!(
+            "the ring formed: {count} members, {:.2} s after start",
+            start.elapsed().as_secs_f64()
+        ));
+        say("every node multicasts a numbered message every 200 ms; watch the demo reports");
+        if !self.pump_for(Duration::from_secs(4)) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let victim = self.nodes.len() - 1;
+        let victim_id = self.nodes[victim].id;
+        say(&format!("SIGKILL node {victim_id}"));
+        let killed = Instant::now();
+        if let Some(mut child) = self.nodes[victim].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.nodes[victim].members = 0;
+        let survivors: Vec<usize> = (0..victim).collect();
+        if !self.wait_for(&survivors, count as usize - 1)? {
+            return Ok(ExitCode::from(1));
+        }
+        say(&format!(
+            "the survivors re-formed the ring without node {victim_id} in {:.2} s",
+            killed.elapsed().as_secs_f64()
+        ));
+        say(&format!("restarting node {victim_id}"));
+        let restarted = Instant::now();
+        self.spawn(victim)?;
+        if !self.wait_for(&all, count as usize)? {
+            return Ok(ExitCode::from(1));
+        }
+        say(&format!(
+            "node {victim_id} rejoined: {count} members again, {:.2} s after its restart",
+            restarted.elapsed().as_secs_f64()
+        ));
+        if args.once {
+            self.pump_for(Duration::from_secs(1));
+            return Ok(ExitCode::SUCCESS);
+        }
+        say("the cluster keeps running; press Ctrl-C to stop it");
+        while self.pump_for(Duration::from_secs(3600)) {}
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
+        let node = &mut self.nodes[i];
+        let mut child = Command::new(&self.exe)
+            .arg("-f")
+            .arg("-c")
+            .arg(&node.config)
+            .args(["--demo-messages", "200"])
+            .args(["--log-tag", &format!("[node {}]", node.id)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.exe.display()))?;
+        let stderr = child.stderr.take().expect("piped");
+        let sender = self.sender.clone();
+        let id = node.id;
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send((id, line)).is_err() {
+                    break;
+                }
+            }
+        });
+        node.child = Some(child);
+        Ok(())
+    }
+
+    /// Forwards log lines until every node in `which` reports `members` members; false if
+    /// interrupted.
+    fn wait_for(&mut self, which: &[usize], members: usize) -> anyhow::Result<bool> {
+        let deadline = Instant::now() + STEP_LIMIT;
+        while !which.iter().all(|&i| self.nodes[i].members == members) {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "no membership of {members} within {} s",
+                    STEP_LIMIT.as_secs()
+                );
+            }
+            self.pump_one(Duration::from_millis(100));
+        }
+        Ok(true)
+    }
+
+    /// Forwards log lines for `span`; false if interrupted.
+    fn pump_for(&mut self, span: Duration) -> bool {
+        let end = Instant::now() + span;
+        while Instant::now() < end {
+            if self.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            self.pump_one(Duration::from_millis(100));
+        }
+        !self.stop.load(Ordering::Relaxed)
+    }
+
+    fn pump_one(&mut self, wait: Duration) {
+        match self.lines.recv_timeout(wait) {
+            Ok((id, line)) => {
+                if let Some(n) = members_in(&line)
+                    && let Some(node) = self.nodes.iter_mut().find(|n| n.id == id)
+                {
+                    node.members = n;
+                }
+                println!("{line}");
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+        }
+    }
+
+    fn shutdown(&mut self) {
+        say("stopping the daemons (SIGTERM: each leaves the ring gracefully)");
+        for node in &mut self.nodes {
+            if let Some(child) = &node.child
+                && let Ok(pid) = i32::try_from(child.id())
+            {
+                // SAFETY: plain kill(2) on a child we started and have not reaped.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.wait();
+            }
+        }
+        while let Ok((_, line)) = self.lines.try_recv() {
+            println!("{line}");
+        }
+    }
+}
+
+/// `Members[N]` from a membership line.
+pub(crate) fn members_in(line: &str) -> Option<usize> {
+    let rest = &line[line.find("was formed. Members[")? + "was formed. Members[".len()..];
+    rest[..rest.find(']')?].parse().ok()
+}
+
+fn say(text: &str) {
+    println!("==> {text}");
+    let _ = std::io::stdout().flush();
+}
+
+fn write_key(path: &Path) -> anyhow::Result<()> {
+    let mut key = [0u8; 256];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o400)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(&key)?;
+    Ok(())
+}
+
+fn node_config(id: u32, count: u32, port: u16, dir: &Path, key: &Path) -> String {
+    let mut nodes = String::new();
+    for n in 1..=count {
+        let _ = writeln!(
+            nodes,
+            "    node {{\n        nodeid: {n}\n        ring0_addr: 127.0.0.{n}\n    }}"
+        );
+    }
+    format!(
+        "# Node {id} of a local cluster started by `aisexec --local-cluster`.
+totem {{
+    version: 2
+    cluster_name: local
+    # Several nodes share this host, so the address alone does not say which one I am.
+    nodeid: {id}
+    transport: udpu
+    token: 1000
+    crypto_cipher: aes256
+    crypto_hash: sha256
+    keyfile: {key}
+    interface {{
+        linknumber: 0
+        mcastport: {port}
+    }}
+}}
+nodelist {{
+{nodes}}}
+logging {{
+    to_stderr: yes
+    timestamp: off
+}}
+system {{
+    state_dir: {state}
+}}
+",
+        key = key.display(),
+        state = dir.join(format!("node{id}")).display(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_read_from_the_membership_line() {
+        let line = "[node 2]  INFO ais_exec: A new membership (1.2f) was formed. Members[3]: 1 2 3";
+        assert_eq!(members_in(line), Some(3));
+        assert_eq!(members_in("link 0 to node 3 is up"), None);
+    }
+}

@@ -1,0 +1,190 @@
+//! Installs the daemon's log subscriber as `logging {}` asks: stderr, a file and/or syslog,
+//! with or without timestamps, `debug` globally or per subsystem (`logger_subsys`). The
+//! environment variable `AIS_LOG` (an `EnvFilter` directive such as `ais_totem=trace`)
+//! overrides the configured levels.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+/// Where and how much to log, from `logging {}`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LogSettings {
+    pub(crate) to_stderr: bool,
+    pub(crate) logfile: Option<PathBuf>,
+    pub(crate) to_syslog: bool,
+    /// `debug: on` (or `trace`) for every subsystem.
+    pub(crate) level: &'static str,
+    /// `(subsys, level)` from `logger_subsys`.
+    pub(crate) subsystems: Vec<(String, &'static str)>,
+    pub(crate) timestamps: bool,
+    /// Prefix every line (the local cluster tells its nodes apart with it).
+    pub(crate) tag: Option<String>,
+}
+
+/// Corosync's subsystem names and the crates that log under them.
+const SUBSYSTEMS: &[(&str, &[&str])] = &[
+    ("TOTEM", &["ais_totem"]),
+    ("KNET", &["ais_transport"]),
+    ("TRANSPORT", &["ais_transport"]),
+    ("MAIN", &["ais_exec"]),
+    ("CONFIG", &["ais_config"]),
+];
+
+pub(crate) fn install(settings: &LogSettings) -> anyhow::Result<()> {
+    let filter = match std::env::var("AIS_LOG") {
+        Ok(directives) => EnvFilter::try_new(&directives)
+            .with_context(|| format!("AIS_LOG={directives:?} is not a valid filter"))?,
+        Err(_) => {
+            let mut directives = vec![settings.level.to_owned()];
+            for (subsys, level) in &settings.subsystems {
+                let upper = subsys.to_ascii_uppercase();
+                for (name, targets) in SUBSYSTEMS {
+                    if *name == upper {
+                        directives.extend(targets.iter().map(|t| format!("{t}={level}")));
+                    }
+                }
+            }
+            EnvFilter::try_new(directives.join(","))?
+        }
+    };
+    type Boxed = Box<dyn Layer<Registry> + Send + Sync>;
+    let mut layers: Vec<Boxed> = Vec::new();
+    let timestamps = settings.timestamps;
+    if settings.to_stderr {
+        let writer = Tagged {
+            tag: settings.tag.clone(),
+        };
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(writer);
+        layers.push(if timestamps {
+            layer.boxed()
+        } else {
+            layer.without_time().boxed()
+        });
+    }
+    if let Some(path) = &settings.logfile {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open logfile {}", path.display()))?;
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(Mutex::new(file));
+        layers.push(if timestamps {
+            layer.boxed()
+        } else {
+            layer.without_time().boxed()
+        });
+    }
+    if settings.to_syslog {
+        // syslog stamps the time itself.
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .without_time()
+            .with_writer(Syslog);
+        layers.push(layer.boxed());
+    }
+    Registry::default()
+        .with(layers)
+        .with(filter)
+        .try_init()
+        .context("a log subscriber was already installed")?;
+    Ok(())
+}
+
+/// stderr, each line prefixed with the node's tag.
+struct Tagged {
+    tag: Option<String>,
+}
+
+impl<'a> MakeWriter<'a> for Tagged {
+    type Writer = LineWriter;
+    fn make_writer(&'a self) -> LineWriter {
+        LineWriter {
+            buf: self
+                .tag
+                .as_ref()
+                .map(|t| format!("{t} ").into_bytes())
+                .unwrap_or_default(),
+            sink: Sink::Stderr,
+        }
+    }
+}
+
+/// Messages to the local syslog daemon over `/dev/log`, facility daemon.
+struct Syslog;
+
+impl<'a> MakeWriter<'a> for Syslog {
+    type Writer = LineWriter;
+    fn make_writer(&'a self) -> LineWriter {
+        syslog_writer(6)
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> LineWriter {
+        // RFC 3164 priority: facility daemon (3) × 8 + severity.
+        let severity = match *meta.level() {
+            tracing::Level::ERROR => 3,
+            tracing::Level::WARN => 4,
+            tracing::Level::INFO => 6,
+            _ => 7,
+        };
+        syslog_writer(severity)
+    }
+}
+
+fn syslog_writer(severity: u8) -> LineWriter {
+    let head = format!("<{}>aisexec[{}]: ", 3 * 8 + severity, std::process::id());
+    LineWriter {
+        buf: head.into_bytes(),
+        sink: Sink::Syslog,
+    }
+}
+
+enum Sink {
+    Stderr,
+    Syslog,
+}
+
+/// Collects one event's text and writes it in one piece when dropped, so lines from
+/// several sinks never interleave mid-line.
+struct LineWriter {
+    buf: Vec<u8>,
+    sink: Sink,
+}
+
+impl Write for LineWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        match self.sink {
+            Sink::Stderr => {
+                let _ = io::stderr().lock().write_all(&self.buf);
+            }
+            Sink::Syslog => {
+                // No syslog daemon: the line is lost, as with corosync; stderr still has it.
+                if let Ok(socket) = UnixDatagram::unbound() {
+                    let text = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+                    let _ = socket.send_to(text, "/dev/log");
+                }
+            }
+        }
+    }
+}

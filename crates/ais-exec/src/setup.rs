@@ -1,0 +1,347 @@
+//! From configuration to a running daemon: finds the configuration file and the authkey
+//! (flags, then `AIS_MAIN_CONFIG_FILE` / `AIS_TOTEM_AUTHKEY_FILE`, then `/etc/ais/…`),
+//! works out which nodelist entry is this host, resolves addresses, and builds the
+//! transport's links and the Totem settings. Every refusal says what to change.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ais_config::{Config, CryptoMode as ConfigCrypto, NodeAddr};
+use ais_totem::{Persisted, Totem};
+use ais_transport::crypto::{Crypto, CryptoMode};
+use ais_transport::{LinkConfig, LinkMode, Multicast, PeerConfig, Transport, TransportConfig};
+use ais_types::{Instant, NodeId};
+use anyhow::{Context, bail};
+
+use crate::clock::{self, Clock};
+use crate::demo::Demo;
+use crate::event_loop::Daemon;
+use crate::logging::LogSettings;
+use crate::state_dir::StateDir;
+
+const DEFAULT_CONFIG_FILE: &str = "/etc/ais/ais.conf";
+const DEFAULT_AUTHKEY_FILE: &str = "/etc/ais/authkey";
+const DEFAULT_STATE_DIR: &str = "/var/lib/ais";
+/// corosync's default port for every link.
+const DEFAULT_PORT: u16 = 5405;
+/// IPv4 (20) or IPv6 (40) header plus UDP's 8 bytes, taken from `netmtu`.
+const IPV4_UDP_HEADERS: usize = 28;
+const IPV6_UDP_HEADERS: usize = 48;
+
+/// A parsed configuration and where it came from.
+pub(crate) struct Loaded {
+    pub(crate) config: Config,
+    pub(crate) warnings: Vec<String>,
+    /// The file name, or "the embedded default configuration".
+    pub(crate) source: String,
+}
+
+/// Reads and parses the configuration: `-c FILE`, else `$AIS_MAIN_CONFIG_FILE`, else
+/// `/etc/ais/ais.conf` if it exists, else the embedded single-node default.
+pub(crate) fn load_config(flag: Option<&Path>) -> anyhow::Result<Loaded> {
+    let explicit = flag
+        .map(Path::to_path_buf)
+        .or_else(|| env_path("AIS_MAIN_CONFIG_FILE"));
+    let (text, source) = match explicit {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read configuration {}", path.display()))?;
+            (text, path.display().to_string())
+        }
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+            let text = std::fs::read_to_string(DEFAULT_CONFIG_FILE)
+                .with_context(|| format!("cannot read configuration {DEFAULT_CONFIG_FILE}"))?;
+            (text, DEFAULT_CONFIG_FILE.to_owned())
+        }
+        None => (
+            ais_config::DEFAULT_CONFIG.to_owned(),
+            "the embedded default configuration".to_owned(),
+        ),
+    };
+    let file_name = if source.starts_with('/') || source.contains('.') {
+        source.clone()
+    } else {
+        "default.conf".to_owned()
+    };
+    match ais_config::parse(&text, &file_name) {
+        Ok(parsed) => Ok(Loaded {
+            config: parsed.config,
+            warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
+            source,
+        }),
+        Err(errors) => bail!("{errors}"),
+    }
+}
+
+/// A path from the environment; set but empty counts as unset.
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `logging {}` as the log installer wants it.
+pub(crate) fn log_settings(config: &Config) -> LogSettings {
+    let level = |debug: ais_config::DebugLevel| match debug {
+        ais_config::DebugLevel::Off => "info",
+        ais_config::DebugLevel::On => "debug",
+        ais_config::DebugLevel::Trace => "trace",
+    };
+    let logging = &config.logging;
+    LogSettings {
+        to_stderr: logging.to_stderr,
+        logfile: logging
+            .to_logfile
+            .then(|| logging.logfile.clone().map(PathBuf::from))
+            .flatten(),
+        to_syslog: logging.to_syslog,
+        level: level(logging.debug),
+        subsystems: logging
+            .logger_subsys
+            .iter()
+            .filter_map(|s| Some((s.subsys.clone(), level(s.debug?))))
+            .collect(),
+        timestamps: logging.timestamp != ais_config::Timestamp::Off,
+        tag: None,
+    }
+}
+
+/// Opens the state directory, the key and the sockets, and starts Totem.
+pub(crate) fn build(
+    loaded: &Loaded,
+    clock: Clock,
+    now: Instant,
+    demo: Option<Duration>,
+) -> anyhow::Result<Daemon> {
+    let config = &loaded.config;
+    let resolved = resolve_nodelist(config)?;
+    let local_addrs: Vec<IpAddr> = resolved
+        .iter()
+        .flat_map(|(_, addrs)| addrs.iter().flatten().copied())
+        .filter(|ip| is_local(*ip))
+        .collect();
+    let local = config
+        .local_node(&local_addrs)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let me = local.nodeid;
+    let state_dir = config
+        .system
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| DEFAULT_STATE_DIR.to_owned());
+    let state = StateDir::open(Path::new(&state_dir), me)?;
+    let epoch = state.next_epoch(clock::unix_nanos())?;
+    let crypto = open_crypto(config, me, epoch)?;
+
+    let my_addrs = resolved
+        .iter()
+        .find(|(id, _)| *id == me)
+        .map(|(_, a)| *a)
+        .unwrap_or_default();
+    let totem_cfg_for_token = config.totem_config(NodeId(me));
+    let token = totem_cfg_for_token.token_timeout();
+    let mut links = Vec::new();
+    for (number, addr) in my_addrs.iter().enumerate() {
+        let Some(ip) = addr else { continue };
+        let number = u8::try_from(number).expect("at most 8 links");
+        let iface = config
+            .totem
+            .interfaces
+            .iter()
+            .find(|i| i.linknumber == number);
+        let port = iface.map_or(DEFAULT_PORT, |i| i.mcastport);
+        let multicast = if config.totem.transport == ais_config::Transport::Udp {
+            let group = iface
+                .and_then(|i| i.mcastaddr)
+                .unwrap_or_else(|| default_group(*ip));
+            Some(Multicast {
+                group: SocketAddr::new(group, port),
+                interface: *ip,
+                ttl: iface.map_or(1, |i| u32::from(i.ttl)),
+                ifindex: 0,
+            })
+        } else {
+            None
+        };
+        links.push(LinkConfig {
+            number,
+            bind: SocketAddr::new(*ip, port),
+            multicast,
+            priority: iface.and_then(|i| i.knet_link_priority).unwrap_or(1),
+            // knet's defaults: ping every token / (2 × pong_count), down after token /
+            // pong_count, with pong_count 2.
+            ping_interval: iface
+                .and_then(|i| i.knet_ping_interval)
+                .unwrap_or(token / 4),
+            ping_timeout: iface.and_then(|i| i.knet_ping_timeout).unwrap_or(token / 2),
+        });
+    }
+    if links.is_empty() {
+        bail!("node {me} has no address on any link");
+    }
+    let peers = resolved
+        .iter()
+        .filter(|(id, _)| *id != me)
+        .map(|(id, addrs)| PeerConfig {
+            node: *id,
+            addrs: links
+                .iter()
+                .filter_map(|l| {
+                    addrs[usize::from(l.number)]
+                        .map(|ip| (l.number, SocketAddr::new(ip, l.bind.port())))
+                })
+                .collect(),
+        })
+        .collect();
+    let transport_config = TransportConfig {
+        local_node: me,
+        mode: match config.totem.link_mode {
+            ais_config::LinkMode::Passive => LinkMode::Passive,
+            ais_config::LinkMode::Active => LinkMode::Active,
+            ais_config::LinkMode::Rr => LinkMode::RoundRobin,
+        },
+        links,
+        peers,
+    };
+    let ipv6 = transport_config.links.iter().any(|l| l.bind.is_ipv6());
+    let transport = Transport::new(transport_config, crypto, now)?;
+
+    let mut totem_config = config.totem_config(NodeId(me));
+    let headers = if ipv6 {
+        IPV6_UDP_HEADERS
+    } else {
+        IPV4_UDP_HEADERS
+    };
+    totem_config.netmtu = totem_config
+        .netmtu
+        .saturating_sub(headers + transport.overhead());
+    let mut seed = [0u8; 8];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
+    totem_config.rng_seed = u64::from_le_bytes(seed);
+    totem_config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("totem settings: {e}"))?;
+    let persisted = Persisted {
+        ring_seq: state.ring_seq()?,
+    };
+    tracing::info!(
+        node = me,
+        links = transport.socket_count(),
+        token_ms = token.as_millis(),
+        crypto = ?transport.crypto_mode(),
+        "node {me} starting; state directory {state_dir}"
+    );
+    let totem = Totem::new(totem_config, persisted, now);
+    Ok(Daemon {
+        totem,
+        transport,
+        state,
+        clock,
+        token_timeout: token,
+        demo: demo.map(|interval| Demo::new(interval, now)),
+    })
+}
+
+/// Reads the authkey the crypto settings need. Never falls back to cleartext: a cipher or
+/// hash without a readable key is a start-up error.
+fn open_crypto(config: &Config, me: u32, epoch: u64) -> anyhow::Result<Crypto> {
+    let mode = match config.totem.crypto() {
+        ConfigCrypto::None => {
+            tracing::warn!(
+                "crypto_cipher and crypto_hash are none: packets are neither authenticated \
+                 nor encrypted"
+            );
+            CryptoMode::None
+        }
+        ConfigCrypto::AuthOnly { .. } => CryptoMode::AuthOnly,
+        ConfigCrypto::Encrypted { cipher } => match cipher {
+            ais_config::Cipher::Aes128 => CryptoMode::Aes128Gcm,
+            ais_config::Cipher::Aes192 | ais_config::Cipher::Aes256 => CryptoMode::Aes256Gcm,
+            ais_config::Cipher::Chacha20 => CryptoMode::ChaCha20Poly1305,
+            ais_config::Cipher::None => CryptoMode::AuthOnly,
+        },
+    };
+    let key = if mode == CryptoMode::None {
+        vec![0u8; 128]
+    } else {
+        let path = config
+            .totem
+            .keyfile
+            .clone()
+            .map(PathBuf::from)
+            .or_else(|| env_path("AIS_TOTEM_AUTHKEY_FILE"))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_AUTHKEY_FILE));
+        std::fs::read(&path).with_context(|| {
+            format!(
+                "crypto is on ({mode:?}) but the authkey {} cannot be read; create it with \
+                 `ais-keygen -k {}` and copy it to every node (or set crypto_cipher: none and \
+                 crypto_hash: none)",
+                path.display(),
+                path.display()
+            )
+        })?
+    };
+    Crypto::new(mode, &key, me, epoch).map_err(|e| anyhow::anyhow!("authkey: {e}"))
+}
+
+/// Every node's addresses per link, host names resolved.
+fn resolve_nodelist(config: &Config) -> anyhow::Result<Vec<(u32, [Option<IpAddr>; 8])>> {
+    let mut out = Vec::new();
+    for node in &config.nodelist {
+        let mut addrs = [None; 8];
+        for (link, addr) in node.ring_addrs.iter().enumerate() {
+            addrs[link] = match addr {
+                None => None,
+                Some(NodeAddr::Ip(ip)) => Some(*ip),
+                Some(NodeAddr::Name(name)) => Some(
+                    (name.as_str(), 0)
+                        .to_socket_addrs()
+                        .with_context(|| format!("node {}: cannot resolve {name}", node.nodeid))?
+                        .next()
+                        .with_context(|| format!("node {}: {name} has no address", node.nodeid))?
+                        .ip(),
+                ),
+            };
+        }
+        out.push((node.nodeid, addrs));
+    }
+    Ok(out)
+}
+
+/// An address of this host: binding to it succeeds.
+fn is_local(ip: IpAddr) -> bool {
+    UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
+/// corosync derives a group from the cluster name; without `mcastaddr` we use a fixed
+/// administratively scoped group per family.
+fn default_group(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => IpAddr::from([239, 192, 0, 1]),
+        IpAddr::V6(_) => "ff15::1".parse().expect("valid group"),
+    }
+}
+
+/// `system { sched_rr, … }`: real-time scheduling and locked memory, as corosync, so that a
+/// busy host does not starve the token. Failure is a warning: the ring works without it.
+pub(crate) fn apply_system_settings(config: &Config) {
+    if !config.system.sched_rr {
+        return;
+    }
+    // SAFETY: plain system calls on this process with valid arguments.
+    unsafe {
+        let param = libc::sched_param {
+            sched_priority: libc::sched_get_priority_max(libc::SCHED_RR),
+        };
+        if libc::sched_setscheduler(0, libc::SCHED_RR, &param) != 0 {
+            tracing::warn!(
+                "could not set SCHED_RR priority: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        if libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) != 0 {
+            tracing::warn!("could not lock memory: {}", std::io::Error::last_os_error());
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Real `aisexec` processes on 127.0.0.x: a ring forms, survives SIGKILL and SIGTERM, takes
+//! a restarted node back, keeps a node with the wrong key out, and shrugs off garbage.
+
+#![allow(clippy::disallowed_methods)] // Tests sleep and read the clock.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use common::{Cluster, Layout, stat};
+
+fn layout(count: u32, port: u16, token_ms: u32) -> Layout {
+    Layout::loopback(count, port, token_ms)
+}
+
+#[test]
+fn five_nodes_form_a_ring_survive_a_kill_and_take_the_node_back() {
+    let mut c = Cluster::new(&layout(5, 25405, 1000));
+    for id in 1..=5 {
+        c.start(id);
+    }
+    c.wait_members(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5]);
+
+    // SIGKILL: no goodbye; the others notice the silence and re-form.
+    c.kill(4);
+    c.wait_members(&[1, 2, 3, 5], &[1, 2, 3, 5]);
+
+    // The restarted node comes back with a higher ring id than it ever had.
+    c.start(4);
+    c.wait_members(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn sigterm_leaves_the_ring_at_once() {
+    // A token timeout of 30 s: if the survivors had to detect the loss they would take
+    // longer than the test's patience; a graceful leave is seen at once.
+    let mut c = Cluster::new(&layout(3, 25415, 30_000));
+    for id in 1..=3 {
+        c.start(id);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    let start = Instant::now();
+    assert!(c.term(2), "aisexec exits 0 after SIGTERM");
+    c.wait_members(&[1, 3], &[1, 3]);
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "the leave must not wait for a token timeout"
+    );
+    c.wait_line(1, "Members left: 2");
+}
+
+#[test]
+fn a_node_with_the_wrong_key_never_joins_and_disturbs_nothing() {
+    let mut c = Cluster::new(&layout(4, 25425, 1000));
+    for id in 1..=3 {
+        c.start(id);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    let formed: Vec<usize> = (1..=3).map(|id| c.membership_count(id)).collect();
+
+    // Node 4 is in the nodelist but holds another key.
+    let other_key = c.dir.path().join("other-key");
+    common::write_key(&other_key, 99);
+    c.write_config(4, &layout(4, 25425, 1000), &other_key);
+    c.start(4);
+    c.wait_line(1, "Invalid digest");
+    // Several token rotations and join attempts later, nothing changed.
+    std::thread::sleep(Duration::from_secs(4));
+    for id in 1..=3 {
+        assert_eq!(
+            c.membership_count(id),
+            formed[id as usize - 1],
+            "node {id} saw a membership change"
+        );
+        assert_eq!(c.members(id).unwrap(), [1, 2, 3]);
+    }
+    assert_eq!(c.members(4).unwrap(), [4], "the stranger stays alone");
+    assert!(stat(&c.stats(1), "rx_invalid_digest") > 0);
+}
+
+#[test]
+fn garbage_truncated_corrupted_and_replayed_packets_change_only_counters() {
+    // Node 4 is in the nodelist but never runs: the test listens at its address and
+    // captures the real sealed packets the ring sends it, to replay and mangle them.
+    let port = 25435;
+    let mut c = Cluster::new(&layout(4, port, 1000));
+    let spy = UdpSocket::bind(("127.0.0.4", port)).unwrap();
+    spy.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for id in 1..=3 {
+        c.start(id);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    let formed: Vec<usize> = (1..=3).map(|id| c.membership_count(id)).collect();
+
+    let mut captured = Vec::new();
+    let mut buf = [0u8; 65536];
+    while captured.len() < 20 {
+        let (len, _) = spy.recv_from(&mut buf).expect("the ring probes node 4");
+        captured.push(buf[..len].to_vec());
+    }
+    let target = ("127.0.0.1", port);
+    let mut seed = 0x1234_5678_u32;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    for round in 0..200 {
+        let real = &captured[round % captured.len()];
+        // Replayed as is.
+        spy.send_to(real, target).unwrap();
+        // Truncated.
+        let cut = next() as usize % real.len();
+        spy.send_to(&real[..cut], target).unwrap();
+        // One byte flipped.
+        let mut flipped = real.clone();
+        let at = next() as usize % flipped.len();
+        flipped[at] ^= 1 << (next() % 8);
+        spy.send_to(&flipped, target).unwrap();
+        // Random bytes.
+        let garbage: Vec<u8> = (0..(next() % 1400)).map(|_| next() as u8).collect();
+        spy.send_to(&garbage, target).unwrap();
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let stats = c.stats(1);
+    assert!(stat(&stats, "rx_duplicate") > 0, "{stats:?}");
+    assert!(stat(&stats, "rx_invalid_digest") > 0, "{stats:?}");
+    assert!(stat(&stats, "rx_malformed") > 0, "{stats:?}");
+    for id in 1..=3 {
+        assert_eq!(
+            c.membership_count(id),
+            formed[id as usize - 1],
+            "node {id} saw a membership change"
+        );
+        assert_eq!(c.members(id).unwrap(), [1, 2, 3]);
+    }
+}
+
+#[test]
+fn a_second_daemon_on_the_same_state_directory_is_refused() {
+    let mut c = Cluster::new(&layout(1, 25445, 1000));
+    c.start(1);
+    c.wait_members(&[1], &[1]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aisexec"))
+        .arg("-f")
+        .arg("-c")
+        .arg(c.config(1))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another aisexec"), "{stderr}");
+}
+
+#[test]
+fn a_paused_daemon_says_it_was_not_scheduled() {
+    let mut c = Cluster::new(&layout(1, 25465, 1000));
+    c.start(1);
+    c.wait_members(&[1], &[1]);
+    // Stopped for longer than 80 % of the token timeout (1000 ms here): corosync's warning.
+    c.signal(1, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(2500));
+    c.signal(1, libc::SIGCONT);
+    c.wait_line(1, "was not scheduled for");
+}

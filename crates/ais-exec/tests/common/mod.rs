@@ -1,0 +1,324 @@
+//! A cluster of real `aisexec` processes for the integration tests: a temp directory with a
+//! key and one configuration per node, processes started and killed at will, and their log
+//! lines collected so that tests can wait for what the daemons say.
+
+#![allow(dead_code, unreachable_pub, clippy::disallowed_methods)] // Shared by several test binaries; tests read the clock and spawn log readers.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any one expected event may take before the test fails: generous, because CI
+/// machines are small; the events themselves take milliseconds to a few seconds.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+pub struct Node {
+    pub id: u32,
+    child: Option<Child>,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<Node>,
+}
+
+/// Per-node settings for [`Cluster::write_config`].
+pub struct Layout {
+    /// Nodes in the nodelist.
+    pub count: u32,
+    /// Link-0 address of node `n` (1-based).
+    pub addr: fn(u32) -> String,
+    pub port: u16,
+    pub token_ms: u32,
+    /// Extra lines inside `totem {}`.
+    pub totem_extra: String,
+    /// Extra lines inside `interface { linknumber: 0 }`.
+    pub interface_extra: String,
+    /// Link-1 address of node `n`, for two-link layouts.
+    pub addr1: Option<fn(u32) -> String>,
+}
+
+impl Layout {
+    /// `count` nodes on 127.0.0.1…, one link.
+    pub fn loopback(count: u32, port: u16, token_ms: u32) -> Self {
+        Self {
+            count,
+            addr: loopback,
+            port,
+            token_ms,
+            totem_extra: String::new(),
+            interface_extra: String::new(),
+            addr1: None,
+        }
+    }
+}
+
+pub fn loopback(n: u32) -> String {
+    format!("127.0.0.{n}")
+}
+
+impl Cluster {
+    /// Writes a key and `count` configurations; starts nothing.
+    pub fn new(layout: &Layout) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        write_key(&dir.path().join("authkey"), 7);
+        let cluster = Self {
+            dir,
+            nodes: (1..=layout.count)
+                .map(|id| Node {
+                    id,
+                    child: None,
+                    lines: Arc::default(),
+                })
+                .collect(),
+        };
+        for id in 1..=layout.count {
+            cluster.write_config(id, layout, &cluster.key());
+        }
+        cluster
+    }
+
+    pub fn key(&self) -> PathBuf {
+        self.dir.path().join("authkey")
+    }
+
+    pub fn config(&self, id: u32) -> PathBuf {
+        self.dir.path().join(format!("node{id}.conf"))
+    }
+
+    pub fn write_config(&self, id: u32, layout: &Layout, key: &Path) {
+        let mut nodes = String::new();
+        for n in 1..=layout.count {
+            let ring1 = layout
+                .addr1
+                .map(|a| format!("        ring1_addr: {}\n", a(n)))
+                .unwrap_or_default();
+            nodes += &format!(
+                "    node {{\n        nodeid: {n}\n        ring0_addr: {}\n{ring1}    }}\n",
+                (layout.addr)(n)
+            );
+        }
+        let link1 = if layout.addr1.is_some() {
+            format!(
+                "    interface {{\n        linknumber: 1\n        mcastport: {}\n    }}\n",
+                layout.port
+            )
+        } else {
+            String::new()
+        };
+        let text = format!(
+            "totem {{\n    version: 2\n    cluster_name: test\n    nodeid: {id}\n    token: {token}\n    \
+             keyfile: {key}\n{extra}    interface {{\n        linknumber: 0\n        mcastport: {port}\n{iface}    }}\n{link1}}}\n\
+             nodelist {{\n{nodes}}}\nlogging {{\n    to_stderr: yes\n    timestamp: on\n}}\n\
+             system {{\n    state_dir: {state}\n}}\n",
+            token = layout.token_ms,
+            key = key.display(),
+            extra = layout.totem_extra,
+            iface = layout.interface_extra,
+            port = layout.port,
+            state = self.dir.path().join(format!("state{id}")).display(),
+        );
+        std::fs::write(self.config(id), text).unwrap();
+    }
+
+    fn node(&mut self, id: u32) -> &mut Node {
+        self.nodes.iter_mut().find(|n| n.id == id).unwrap()
+    }
+
+    /// Starts node `id` with its configuration (`wrap` may prefix a command, e.g. `ip netns
+    /// exec host1`).
+    pub fn start(&mut self, id: u32) {
+        self.start_with(id, &[]);
+    }
+
+    pub fn start_with(&mut self, id: u32, prefix: &[&str]) {
+        let config = self.config(id);
+        let exe = env!("CARGO_BIN_EXE_aisexec");
+        let mut command = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        command
+            .arg("-f")
+            .arg("-c")
+            .arg(&config)
+            .env("AIS_LOG", "info,ais_exec=info,ais_transport=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start aisexec");
+        let stderr = child.stderr.take().unwrap();
+        let node = self.node(id);
+        node.lines.lock().unwrap().clear();
+        let lines = Arc::clone(&node.lines);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+        node.child = Some(child);
+    }
+
+    pub fn kill(&mut self, id: u32) {
+        self.signal(id, libc::SIGKILL);
+        let mut child = self.node(id).child.take().unwrap();
+        child.wait().unwrap();
+    }
+
+    pub fn signal(&mut self, id: u32, signal: i32) {
+        let pid = self.node(id).child.as_ref().unwrap().id();
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(pid as i32, signal) };
+    }
+
+    /// Waits for the child to exit after SIGTERM; returns its exit status success.
+    pub fn term(&mut self, id: u32) -> bool {
+        self.signal(id, libc::SIGTERM);
+        let mut child = self.node(id).child.take().unwrap();
+        child.wait().unwrap().success()
+    }
+
+    pub fn lines(&self, id: u32) -> Vec<String> {
+        self.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .unwrap()
+            .lines
+            .lock()
+            .unwrap()
+            .clone()
+    }
+
+    /// Node `id`'s current members per its last membership line.
+    pub fn members(&self, id: u32) -> Option<Vec<u32>> {
+        self.lines(id).iter().rev().find_map(|l| members_of(l))
+    }
+
+    /// Number of membership lines node `id` logged so far.
+    pub fn membership_count(&self, id: u32) -> usize {
+        self.lines(id)
+            .iter()
+            .filter(|l| members_of(l).is_some())
+            .count()
+    }
+
+    /// Waits until every node in `ids` reports exactly `members`.
+    pub fn wait_members(&self, ids: &[u32], members: &[u32]) {
+        let start = Instant::now();
+        loop {
+            if ids
+                .iter()
+                .all(|&id| self.members(id).as_deref() == Some(members))
+            {
+                return;
+            }
+            if start.elapsed() > PATIENCE {
+                for &id in ids {
+                    eprintln!("--- node {id} log:\n{}", self.lines(id).join("\n"));
+                }
+                panic!("nodes {ids:?} did not all reach membership {members:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until node `id` logs a line containing `text`; returns the line.
+    pub fn wait_line(&self, id: u32, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(line) = self.lines(id).into_iter().find(|l| l.contains(text)) {
+                return line;
+            }
+            if start.elapsed() > PATIENCE {
+                panic!(
+                    "node {id} never logged {text:?}; log:\n{}",
+                    self.lines(id).join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until node `id` logged `count` lines containing `text`.
+    pub fn wait_lines(&self, id: u32, text: &str, count: usize) {
+        let start = Instant::now();
+        while self.lines(id).iter().filter(|l| l.contains(text)).count() < count {
+            if start.elapsed() > PATIENCE {
+                panic!(
+                    "node {id} logged {text:?} fewer than {count} times; log:\n{}",
+                    self.lines(id).join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Asks node `id` for its counters (SIGUSR1) and returns them as `name=value` pairs.
+    pub fn stats(&mut self, id: u32) -> Vec<(String, u64)> {
+        let before = self
+            .lines(id)
+            .iter()
+            .filter(|l| l.contains("stats:"))
+            .count();
+        self.signal(id, libc::SIGUSR1);
+        let start = Instant::now();
+        loop {
+            let lines = self.lines(id);
+            let stats: Vec<&String> = lines.iter().filter(|l| l.contains("stats:")).collect();
+            if stats.len() > before {
+                return stats[stats.len() - 1]
+                    .split_whitespace()
+                    .filter_map(|w| {
+                        let (k, v) = w.split_once('=')?;
+                        Some((k.to_owned(), v.parse().ok()?))
+                    })
+                    .collect();
+            }
+            assert!(start.elapsed() < PATIENCE, "node {id} printed no stats");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+pub fn stat(stats: &[(String, u64)], name: &str) -> u64 {
+    stats
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| *v)
+        .next()
+        .unwrap_or_else(|| panic!("no counter {name} in {stats:?}"))
+}
+
+/// Members listed in a line `A new membership (r.s) was formed. Members[N]: a b c`.
+pub fn members_of(line: &str) -> Option<Vec<u32>> {
+    let rest = &line[line.find("was formed. Members[")?..];
+    let list = &rest[rest.find("]: ")? + 3..];
+    list.split_whitespace().map(|w| w.parse().ok()).collect()
+}
+
+pub fn write_key(path: &Path, seed: u8) {
+    use std::os::unix::fs::PermissionsExt;
+    let key: Vec<u8> = (0..256u32)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
+    std::fs::write(path, key).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o400)).unwrap();
+}

@@ -1,0 +1,277 @@
+//! Real hosts: each node in its own network namespace, wired by veth pairs to bridges in a
+//! "switch" namespace, all created by the test and removed afterwards. Needs root and
+//! `ip netns`; skips with a message otherwise.
+//!
+//! Addresses are 10.77.0.N (link 0) and 10.77.1.N (link 1), inside namespaces the test made.
+
+#![allow(clippy::disallowed_methods)] // Tests sleep and read the clock.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Cluster, Layout};
+
+/// A switch namespace with one bridge per link and `hosts` host namespaces.
+struct Lab {
+    prefix: String,
+    hosts: u32,
+}
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn must(args: &[&str]) {
+    assert!(ip(args), "ip {} failed", args.join(" "));
+}
+
+impl Lab {
+    /// Builds the lab, or says why it cannot and returns None.
+    fn new(tag: &str, hosts: u32, links: u32) -> Option<Self> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: network-namespace tests need root (ip netns, veth, bridges)");
+            return None;
+        }
+        let prefix = format!("ais{tag}{}", std::process::id() % 100_000);
+        let sw = format!("{prefix}sw");
+        if !ip(&["netns", "add", &sw]) {
+            eprintln!("SKIPPED: `ip netns add` is not permitted here");
+            return None;
+        }
+        let lab = Self { prefix, hosts };
+        for link in 0..links {
+            let br = format!("br{link}");
+            must(&["-n", &sw, "link", "add", &br, "type", "bridge"]);
+            // Flood multicast: no IGMP querier lives on this little switch.
+            must(&[
+                "-n",
+                &sw,
+                "link",
+                "set",
+                &br,
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ]);
+            must(&["-n", &sw, "link", "set", &br, "up"]);
+        }
+        for h in 1..=hosts {
+            let ns = lab.host(h);
+            must(&["netns", "add", &ns]);
+            must(&["-n", &ns, "link", "set", "lo", "up"]);
+            for link in 0..links {
+                let port = format!("h{h}l{link}");
+                let eth = format!("eth{link}");
+                must(&[
+                    "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", &eth, "netns",
+                    &ns,
+                ]);
+                must(&[
+                    "-n",
+                    &sw,
+                    "link",
+                    "set",
+                    &port,
+                    "master",
+                    &format!("br{link}"),
+                    "up",
+                ]);
+                must(&[
+                    "-n",
+                    &ns,
+                    "addr",
+                    "add",
+                    &format!("10.77.{link}.{h}/24"),
+                    "dev",
+                    &eth,
+                ]);
+                let v6 = format!("fd77:{link}::{h}/64");
+                must(&["-n", &ns, "addr", "add", &v6, "dev", &eth, "nodad"]);
+                must(&["-n", &ns, "link", "set", &eth, "up"]);
+            }
+            must(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"]);
+        }
+        Some(lab)
+    }
+
+    fn host(&self, h: u32) -> String {
+        format!("{}h{h}", self.prefix)
+    }
+
+    fn set_link(&self, h: u32, link: u32, up: bool) {
+        must(&[
+            "-n",
+            &self.host(h),
+            "link",
+            "set",
+            &format!("eth{link}"),
+            if up { "up" } else { "down" },
+        ]);
+    }
+
+    fn start(&self, c: &mut Cluster, h: u32) {
+        let ns = self.host(h);
+        c.start_with(h, &["ip", "netns", "exec", &ns]);
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for h in 1..=self.hosts {
+            ip(&["netns", "del", &self.host(h)]);
+        }
+        ip(&["netns", "del", &format!("{}sw", self.prefix)]);
+    }
+}
+
+fn link0(n: u32) -> String {
+    format!("10.77.0.{n}")
+}
+
+fn link1(n: u32) -> String {
+    format!("10.77.1.{n}")
+}
+
+fn link0_v6(n: u32) -> String {
+    format!("fd77:0::{n}")
+}
+
+fn hosts_layout(count: u32) -> Layout {
+    Layout {
+        count,
+        addr: link0,
+        port: 5405,
+        token_ms: 1000,
+        totem_extra: String::new(),
+        interface_extra: String::new(),
+        addr1: None,
+    }
+}
+
+#[test]
+fn three_hosts_with_udpu_form_a_ring_and_survive_a_kill() {
+    let Some(lab) = Lab::new("u", 3, 1) else {
+        return;
+    };
+    let mut c = Cluster::new(&hosts_layout(3));
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    c.kill(2);
+    c.wait_members(&[1, 3], &[1, 3]);
+    lab.start(&mut c, 2);
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+}
+
+#[test]
+fn three_hosts_with_multicast_form_a_ring() {
+    let Some(lab) = Lab::new("m", 3, 1) else {
+        return;
+    };
+    let mut layout = hosts_layout(3);
+    layout.totem_extra = "    transport: udp\n".into();
+    layout.interface_extra = "        mcastaddr: 239.192.77.1\n".into();
+    let mut c = Cluster::new(&layout);
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    c.kill(3);
+    c.wait_members(&[1, 2], &[1, 2]);
+}
+
+#[test]
+fn two_links_one_down_changes_nothing_both_down_drops_the_node() {
+    let Some(lab) = Lab::new("l", 3, 2) else {
+        return;
+    };
+    let mut layout = hosts_layout(3);
+    layout.addr1 = Some(link1);
+    let mut c = Cluster::new(&layout);
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    c.wait_line(1, "link 1 to node 3 is up");
+    let formed = c.membership_count(1);
+
+    // Link 0 of host 3 fails: the ring moves to link 1 and nobody notices but the log.
+    lab.set_link(3, 0, false);
+    c.wait_line(
+        1,
+        "link 0 to node 3 is down; node 3 is reachable on another link",
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        c.membership_count(1),
+        formed,
+        "one link down must not change membership"
+    );
+    assert_eq!(c.members(1).unwrap(), [1, 2, 3]);
+
+    // Both links down: host 3 is gone.
+    lab.set_link(3, 1, false);
+    c.wait_members(&[1, 2], &[1, 2]);
+
+    // Both back: host 3 returns.
+    lab.set_link(3, 0, true);
+    lab.set_link(3, 1, true);
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+}
+
+#[test]
+fn three_hosts_over_ipv6_form_a_ring() {
+    let Some(lab) = Lab::new("6", 3, 1) else {
+        return;
+    };
+    let mut layout = hosts_layout(3);
+    layout.addr = link0_v6;
+    let mut c = Cluster::new(&layout);
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+}
+
+#[test]
+fn active_link_mode_survives_the_loss_of_either_link() {
+    let Some(lab) = Lab::new("a", 3, 2) else {
+        return;
+    };
+    let mut layout = hosts_layout(3);
+    layout.addr1 = Some(link1);
+    layout.totem_extra = "    link_mode: active\n".into();
+    let mut c = Cluster::new(&layout);
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    c.wait_line(1, "link 1 to node 2 is up");
+    let formed = c.membership_count(1);
+    lab.set_link(2, 1, false);
+    c.wait_line(
+        1,
+        "link 1 to node 2 is down; node 2 is reachable on another link",
+    );
+    lab.set_link(2, 1, true);
+    c.wait_lines(1, "link 1 to node 2 is up", 2);
+    lab.set_link(2, 0, false);
+    c.wait_line(
+        1,
+        "link 0 to node 2 is down; node 2 is reachable on another link",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        c.membership_count(1),
+        formed,
+        "losing one link at a time changes no membership"
+    );
+}
