@@ -157,6 +157,8 @@ def main():
             t = time.time()
             nodes[2].start()
             joins.append(wait_all(nodes[:2], t, 3))
+        if not kills:
+            return
         print(f"transport {a.transport}, token {a.token} ms:")
         print(f"  kill->membership ms: {summary(kills)}")
         print(f"  start->join ms:      {summary(joins)}")

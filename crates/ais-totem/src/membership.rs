@@ -55,7 +55,9 @@ impl Totem {
 
     fn send_join(&mut self, now: Instant) {
         let join = Join {
-            ring_seq: self.adopted_seq,
+            // A refused commit token's seq marks this Join as newer than that token, so its
+            // sender, waiting in commit, knows the token will not come back.
+            ring_seq: self.adopted_seq.max(self.refused_seq),
             leave: false,
             proc_list: self.proc_set.iter().copied().collect(),
             fail_list: self.fail_set.iter().copied().collect(),
@@ -383,6 +385,17 @@ impl Totem {
                     && self.commit_token_for_me(&c)
                 {
                     self.commit_enter(now, c);
+                } else if !full
+                    && c.members.contains(&self.me)
+                    && c.ring_id.seq > self.adopted_seq.max(self.refused_seq)
+                {
+                    // My view changed after I agreed: the token dies here. Tell the members
+                    // waiting in commit at once, with a Join newer than their ring, instead
+                    // of leaving them to a token timeout while I fail them as silent (seen
+                    // on real daemons started at the same moment). Corosync drops the token
+                    // silently.
+                    self.refused_seq = c.ring_id.seq;
+                    self.send_join(now);
                 }
             }
             State::Commit(st) => {

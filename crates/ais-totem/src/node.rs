@@ -39,6 +39,9 @@ pub struct Totem {
     pub(crate) adopted_seq: u64,
     /// Highest ring seq seen in any Join (corosync's `token_ring_id_seq`).
     pub(crate) max_seq_seen: u64,
+    /// The seq of the newest commit token that listed me but that I refused (my view had
+    /// changed); my Joins carry at least this seq so the ring's members leave commit.
+    pub(crate) refused_seq: u64,
     /// When a packet last came from each processor.
     pub(crate) last_heard: BTreeMap<NodeId, Instant>,
     /// When each processor entered my proc set (it gets `fail_fast` from then to be heard).
@@ -197,6 +200,7 @@ impl Totem {
             join_seq_seen: BTreeMap::new(),
             adopted_seq,
             max_seq_seen: adopted_seq,
+            refused_seq: 0,
             last_heard: BTreeMap::new(),
             known_since: BTreeMap::new(),
             tok: TokenState::default(),

@@ -390,6 +390,81 @@ fn a_gathering_node_accepts_a_matching_commit_token_and_reports_its_old_ring() {
     assert_eq!(t.state_name(), "COMM");
 }
 
+/// Node 2, alone and operational, then gathering with node 1 (the view {1, 2}).
+fn gathering_with_node_1() -> Totem {
+    let mut t = Totem::new(TotemConfig::new(n(2), 3), Persisted::default(), T0);
+    while t.state_name() != "OPER" {
+        let o = t.poll_output().expect("forming alone");
+        if let Output::Transmit {
+            to: Dest::Node(_),
+            packet,
+        } = o
+        {
+            t.handle_packet(T0, packet);
+        }
+    }
+    t.handle_packet(T0, Packet::Join(join(1, &[1, 2], &[])).encode(n(1)));
+    drain(&mut t);
+    t
+}
+
+#[test]
+fn a_refused_commit_token_is_answered_at_once_by_a_join_newer_than_its_ring() {
+    use ais_wire::{CommitEntry, CommitToken};
+    let mut t = gathering_with_node_1();
+    // Node 3 appears after node 1 reached consensus on {1, 2}: node 2's view is now
+    // {1, 2, 3}, and node 1's commit token for {1, 2} cannot be accepted.
+    t.handle_packet(T0, Packet::Join(join(3, &[3], &[])).encode(n(3)));
+    drain(&mut t);
+    let commit = CommitToken {
+        ring_id: RingId::new(n(1), 100),
+        token_seq: 1,
+        members: ids(&[1, 2]),
+        entries: vec![CommitEntry {
+            old_ring: RingId::new(n(1), 5),
+            aru: 0,
+            high_seq: 0,
+            high_delivered: 0,
+        }],
+    };
+    t.handle_packet(T0, Packet::Commit(commit).encode(n(1)));
+    let out = drain(&mut t);
+    assert!(
+        matches!(&out[..], [Out::Sent(Dest::Ring, Packet::Join(j))]
+            if j.ring_seq == 100 && j.proc_list == ids(&[1, 2, 3])),
+        "{out:?}"
+    );
+    assert_eq!(t.state_name(), "GATH");
+}
+
+#[test]
+fn a_member_in_commit_returns_to_gather_on_a_join_newer_than_the_forming_ring() {
+    use ais_wire::{CommitEntry, CommitToken};
+    let mut t = gathering_with_node_1();
+    let commit = CommitToken {
+        ring_id: RingId::new(n(1), 100),
+        token_seq: 1,
+        members: ids(&[1, 2]),
+        entries: vec![CommitEntry {
+            old_ring: RingId::new(n(1), 5),
+            aru: 0,
+            high_seq: 0,
+            high_delivered: 0,
+        }],
+    };
+    t.handle_packet(T0, Packet::Commit(commit).encode(n(1)));
+    drain(&mut t);
+    assert_eq!(t.state_name(), "COMM");
+    // A stale Join of node 1 from the round that agreed on {1, 2}: ignored.
+    t.handle_packet(T0, Packet::Join(join(1, &[1, 3], &[])).encode(n(1)));
+    assert_eq!(t.state_name(), "COMM");
+    // Node 1 refused the token (its Join carries the ring's seq): back to gathering.
+    let mut refusal = join(1, &[1, 2, 3], &[]);
+    refusal.ring_seq = 100;
+    t.handle_packet(T0, Packet::Join(refusal).encode(n(1)));
+    assert_eq!(t.state_name(), "GATH");
+}
+
 #[test]
 fn a_token_behind_the_frames_already_sequenced_is_discarded_not_obeyed() {
     let mut c = formed(3);
