@@ -98,8 +98,8 @@ pub fn default_config() -> Config {
     }
 }
 
-/// Bodies of the cargo-fuzz targets.
-#[cfg(fuzzing)]
+/// Bodies of the cargo-fuzz targets, also replayed over `fuzz/corpus/` by a plain test.
+#[doc(hidden)]
 pub mod fuzzing {
     /// Arbitrary bytes, read as lossy UTF-8, into [`crate::parse`]: must never panic.
     pub fn config_parse(data: &[u8]) {
