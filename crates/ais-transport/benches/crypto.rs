@@ -23,7 +23,7 @@ fn seal_open(c: &mut Criterion) {
             group.throughput(Throughput::Bytes(size as u64));
             group.bench_function(BenchmarkId::from_parameter(size), |b| {
                 b.iter(|| {
-                    sender.seal(1, &payload, &mut packet);
+                    sender.seal(1, 2, &payload, &mut packet);
                     receiver
                         .open(&packet, &mut plain)
                         .expect("fresh packet opens");

@@ -39,7 +39,7 @@ use self::key::{KeySchedule, SenderKey};
 use self::replay::ReplayWindow;
 
 /// Bytes of the clear header that starts every sealed packet.
-pub const HEADER_LEN: usize = 26;
+pub const HEADER_LEN: usize = 30;
 /// The first two bytes of every sealed packet, little-endian: "AIS" in hex-speak.
 pub const MAGIC: u16 = 0xA15C;
 /// The header layout this build writes and reads.
@@ -171,6 +171,9 @@ pub enum OpenError {
     /// active link mode arrives twice, so this is normal, not an attack.
     #[error("duplicate or replayed packet")]
     Replayed,
+    /// Sealed for another node: a unicast packet replayed at the wrong recipient.
+    #[error("packet sealed for another node")]
+    Misdirected,
     /// From an epoch of the sender older than one already heard: sent before it restarted.
     #[error("packet from a previous epoch of its sender")]
     StaleEpoch,
@@ -213,6 +216,8 @@ pub struct CryptoStats {
     pub not_ours: u64,
     /// Rejected: [`OpenError::FromSelf`].
     pub from_self: u64,
+    /// Rejected: sealed for another node.
+    pub misdirected: u64,
     /// Senders first heard, or heard in a new epoch (a restart).
     pub new_epochs: u64,
 }
@@ -272,8 +277,11 @@ impl Crypto {
         })
     }
 
-    /// Seals `payload` as a packet of `kind` into `out` (cleared first). Never fails.
-    pub fn seal(&mut self, kind: u8, payload: &[u8], out: &mut Vec<u8>) {
+    /// Seals `payload` as a packet of `kind` for node `to` (0: every node) into `out`
+    /// (cleared first). Never fails. Binding the recipient matters: a token sealed for my
+    /// successor, replayed to another member, would otherwise open there as authentic and
+    /// make two processors sequence the same frames.
+    pub fn seal(&mut self, kind: u8, to: u32, payload: &[u8], out: &mut Vec<u8>) {
         let counter = self.next_counter;
         // At a million packets a second the counter lasts 584,000 years; running out would
         // reuse a nonce, so it is a broken invariant rather than an error to return.
@@ -284,6 +292,7 @@ impl Crypto {
             mode: self.mode.to_wire(),
             kind,
             sender: self.local.get(),
+            to,
             epoch: self.epoch,
             counter,
         };
@@ -341,6 +350,11 @@ impl Crypto {
         }
         if header.sender == self.local.get() {
             return Err(OpenError::FromSelf);
+        }
+        // Checked before the tag to save the work; the tag covers `to`, so a forger gains
+        // nothing by changing it.
+        if header.to != 0 && header.to != self.local.get() {
+            return Err(OpenError::Misdirected);
         }
         let opened = Opened {
             sender: header.sender,
@@ -413,6 +427,7 @@ impl Crypto {
             OpenError::Replayed => &mut self.stats.replayed,
             OpenError::StaleEpoch => &mut self.stats.stale_epoch,
             OpenError::FromSelf => &mut self.stats.from_self,
+            OpenError::Misdirected => &mut self.stats.misdirected,
         };
         *counter += 1;
     }
@@ -438,6 +453,8 @@ struct Header {
     mode: u8,
     kind: u8,
     sender: u32,
+    /// The recipient node, or 0 for every node.
+    to: u32,
     epoch: u64,
     counter: u64,
 }
@@ -453,6 +470,7 @@ impl Header {
         b[6..10].copy_from_slice(&self.sender.to_le_bytes());
         b[10..18].copy_from_slice(&self.epoch.to_le_bytes());
         b[18..26].copy_from_slice(&self.counter.to_le_bytes());
+        b[26..30].copy_from_slice(&self.to.to_le_bytes());
         b
     }
 
@@ -475,6 +493,7 @@ impl Header {
             mode: b[3],
             kind: b[4],
             sender: le32(6),
+            to: le32(26),
             epoch: le64(10),
             counter: le64(18),
         };
@@ -509,7 +528,7 @@ fn fuzz_open(data: &[u8]) {
             assert!(out.is_empty(), "a rejected packet left plaintext behind");
             assert_eq!(receiver.stats().opened, before.opened);
         }
-        sender.seal(7, data, &mut sealed);
+        sender.seal(7, 0, data, &mut sealed);
         // A new receiver: `data` itself may have been a valid packet of node 2, epoch 1.
         let mut receiver = Crypto::new(mode, &AUTHKEY, 1, 1).expect("valid key and node");
         let opened = receiver.open(&sealed, &mut out).expect("own packet opens");

@@ -104,6 +104,8 @@ pub struct TransportStats {
     pub rx_malformed: u64,
     /// Dropped: a copy already received (another link, or a replay).
     pub rx_duplicate: u64,
+    /// Rejected: sealed for another node (a replayed unicast).
+    pub rx_misdirected: u64,
     /// Rejected: from a sender's older boot.
     pub rx_stale_epoch: u64,
     /// Rejected: authenticated, but from a node not in the nodelist.
@@ -123,7 +125,8 @@ pub struct Transport {
     peers: BTreeMap<u32, Vec<PeerLink>>,
     /// Learn peers from packets (multicast without a nodelist).
     learn_peers: bool,
-    rr_next: usize,
+    /// Per peer, the round-robin position (`link_mode: rr`).
+    rr_next: BTreeMap<u32, usize>,
     events: std::collections::VecDeque<LinkEvent>,
     stats: TransportStats,
     seal_buf: Vec<u8>,
@@ -171,7 +174,7 @@ impl Transport {
             crypto,
             peers,
             learn_peers,
-            rr_next: 0,
+            rr_next: BTreeMap::new(),
             events: std::collections::VecDeque::new(),
             stats: TransportStats::default(),
             seal_buf: Vec::with_capacity(RECV_BUFFER_BYTES),
@@ -208,7 +211,11 @@ impl Transport {
     /// Seals a Totem packet once and sends it on the links the link mode picks.
     pub fn send(&mut self, to: Recipient, packet: &[u8]) {
         let mut sealed = std::mem::take(&mut self.seal_buf);
-        self.crypto.seal(KIND_TOTEM, packet, &mut sealed);
+        let recipient = match to {
+            Recipient::All => 0,
+            Recipient::Node(node) => node,
+        };
+        self.crypto.seal(KIND_TOTEM, recipient, packet, &mut sealed);
         let multicast = self.config.links.iter().any(|l| l.multicast.is_some());
         match to {
             Recipient::All if multicast => self.send_multicast(&sealed),
@@ -254,7 +261,8 @@ impl Transport {
             .map(|(l, c)| (l, c.priority))
             .collect();
         let mut picks = std::mem::take(&mut self.pick_buf);
-        choose_links(self.config.mode, &view, &mut self.rr_next, &mut picks);
+        let rr_next = self.rr_next.entry(node).or_insert(0);
+        choose_links(self.config.mode, &view, rr_next, &mut picks);
         let targets: Vec<(usize, SocketAddr)> = picks
             .iter()
             .filter_map(|&i| links[i].addr.map(|a| (i, a)))
@@ -330,7 +338,9 @@ impl Transport {
         true
     }
 
-    /// Marks the link to `sender` alive; false if the sender is a stranger.
+    /// Records that `sender` was heard on `link`; false if the sender is a stranger. Hearing
+    /// is not enough for a link to be up: only an answer to my own ping proves that packets
+    /// get through both ways (a link that only receives would swallow the token).
     fn accept(&mut self, now: Instant, link: usize, src: SocketAddr, sender: u32) -> bool {
         if !self.peers.contains_key(&sender) {
             if !self.learn_peers {
@@ -354,21 +364,12 @@ impl Transport {
         if learn || entry.addr.is_none() {
             entry.addr = Some(src);
         }
-        entry.last_rx = Some(now);
-        if !entry.up {
-            entry.up = true;
-            self.stats.link_up += 1;
-            self.events.push_back(LinkEvent::Up {
-                node: sender,
-                link: self.config.links[link].number,
-            });
-        }
         true
     }
 
     fn answer_ping(&mut self, link: usize, sender: u32, src: SocketAddr, payload: &[u8]) {
         let mut sealed = std::mem::take(&mut self.seal_buf);
-        self.crypto.seal(KIND_PONG, payload, &mut sealed);
+        self.crypto.seal(KIND_PONG, sender, payload, &mut sealed);
         let addr = self
             .peers
             .get(&sender)
@@ -383,9 +384,25 @@ impl Transport {
             self.stats.rx_malformed += 1;
             return;
         };
-        let rtt = now.saturating_duration_since(Instant(u64::from_le_bytes(sent)));
-        if let Some(links) = self.peers.get_mut(&sender) {
-            links[link].rtt = Some(rtt);
+        let sent = Instant(u64::from_le_bytes(sent));
+        if sent > now {
+            self.stats.rx_malformed += 1;
+            return;
+        }
+        let Some(links) = self.peers.get_mut(&sender) else {
+            return;
+        };
+        let entry = &mut links[link];
+        entry.rtt = Some(now.saturating_duration_since(sent));
+        // Freshness is the ping's send time: an old pong must not hold a dead link up.
+        entry.last_pong = Some(entry.last_pong.map_or(sent, |t| t.max(sent)));
+        if !entry.up {
+            entry.up = true;
+            self.stats.link_up += 1;
+            self.events.push_back(LinkEvent::Up {
+                node: sender,
+                link: self.config.links[link].number,
+            });
         }
     }
 
@@ -396,6 +413,13 @@ impl Transport {
             OpenError::Replayed => self.stats.rx_duplicate += 1,
             // Our own multicast, looped back.
             OpenError::FromSelf => {}
+            // A unicast packet replayed at the wrong node.
+            OpenError::Misdirected => {
+                self.stats.rx_misdirected += 1;
+                self.rejects.log(now, Reject::Malformed, || {
+                    format!("packet from {src} on link {number} was sealed for another node")
+                });
+            }
             OpenError::InvalidDigest => {
                 self.stats.rx_invalid_digest += 1;
                 let total = self.stats.rx_invalid_digest;
@@ -426,13 +450,13 @@ impl Transport {
 
     /// Sends due heartbeats and takes down links that went quiet.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut pings: Vec<(usize, SocketAddr)> = Vec::new();
+        let mut pings: Vec<(u32, usize, SocketAddr)> = Vec::new();
         for (&node, links) in &mut self.peers {
             for (i, pl) in links.iter_mut().enumerate() {
                 let cfg = &self.config.links[i];
                 if pl.up
                     && pl
-                        .last_rx
+                        .last_pong
                         .is_some_and(|t| now.saturating_duration_since(t) >= cfg.ping_timeout)
                 {
                     pl.up = false;
@@ -446,7 +470,7 @@ impl Transport {
                 if now >= pl.next_ping {
                     pl.next_ping = now + cfg.ping_interval;
                     if let Some(addr) = pl.addr {
-                        pings.push((i, addr));
+                        pings.push((node, i, addr));
                     }
                 }
             }
@@ -465,9 +489,9 @@ impl Transport {
         // reach the peer once (the second is a replay), and the second link would never be
         // seen up.
         let mut sealed = std::mem::take(&mut self.seal_buf);
-        for (i, addr) in pings {
+        for (node, i, addr) in pings {
             self.crypto
-                .seal(KIND_PING, &now.as_nanos().to_le_bytes(), &mut sealed);
+                .seal(KIND_PING, node, &now.as_nanos().to_le_bytes(), &mut sealed);
             self.transmit(i, addr, &sealed);
         }
         self.seal_buf = sealed;
@@ -480,7 +504,7 @@ impl Transport {
         for links in self.peers.values() {
             for (pl, cfg) in links.iter().zip(&self.config.links) {
                 let mut t = pl.next_ping;
-                if let (true, Some(rx)) = (pl.up, pl.last_rx) {
+                if let (true, Some(rx)) = (pl.up, pl.last_pong) {
                     t = t.min(rx + cfg.ping_timeout);
                 }
                 next = Some(next.map_or(t, |n| n.min(t)));

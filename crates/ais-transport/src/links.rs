@@ -18,14 +18,15 @@ pub enum LinkMode {
     RoundRobin,
 }
 
-/// What one local link knows about one peer.
+/// What one local link knows about one peer. A link is up while my pings are answered:
+/// proof that packets pass both ways.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PeerLink {
     /// Where the peer listens on this link (configured, or learned from multicast).
     pub(crate) addr: Option<std::net::SocketAddr>,
-    /// When an authenticated packet from the peer last arrived on this link.
-    pub(crate) last_rx: Option<Instant>,
-    /// Up: heard from within `ping_timeout`.
+    /// When the ping answered most recently was sent.
+    pub(crate) last_pong: Option<Instant>,
+    /// Up: one of my pings sent within `ping_timeout` was answered.
     pub(crate) up: bool,
     /// Round-trip time of the last answered ping.
     pub(crate) rtt: Option<Duration>,

@@ -6,15 +6,26 @@
 
 /// Counters remembered below the highest one accepted: enough for the reordering of
 /// redundant links and a busy token rotation.
-pub(super) const WINDOW: u64 = 1024;
+/// 8192 counters: one counter space covers every packet kind and link, so a standby link
+/// that lags the busy one by a burst of frames must still fit (1 KiB per sender).
+pub(super) const WINDOW: u64 = 8192;
 const WORDS: usize = (WINDOW / 64) as usize;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(super) struct ReplayWindow {
     /// The highest counter accepted; `None` before the first.
     highest: Option<u64>,
     /// Bit `c % WINDOW` is set once counter `c` (within the window) was accepted.
     seen: [u64; WORDS],
+}
+
+impl Default for ReplayWindow {
+    fn default() -> Self {
+        Self {
+            highest: None,
+            seen: [0; WORDS],
+        }
+    }
 }
 
 impl ReplayWindow {
@@ -86,16 +97,19 @@ mod tests {
     #[test]
     fn edge_of_the_window() {
         let mut w = ReplayWindow::default();
-        w.accept(5000);
+        w.accept(50_000);
         assert!(
-            w.is_fresh(5000 - (WINDOW - 1)),
+            w.is_fresh(50_000 - (WINDOW - 1)),
             "last counter inside the window"
         );
-        assert!(!w.is_fresh(5000 - WINDOW), "first counter below the window");
+        assert!(
+            !w.is_fresh(50_000 - WINDOW),
+            "first counter below the window"
+        );
         assert!(w.is_fresh(u64::MAX), "the top counter does not overflow");
         w.accept(u64::MAX);
         assert!(!w.is_fresh(u64::MAX));
-        assert!(!w.is_fresh(5000));
+        assert!(!w.is_fresh(50_000));
     }
 
     /// The model: a counter is fresh iff never accepted and not `WINDOW` or more below the
@@ -107,13 +121,13 @@ mod tests {
 
     proptest! {
         #[test]
-        fn matches_model(steps in prop::collection::vec((0u64..4, 0u64..3000), 1..400)) {
+        fn matches_model(steps in prop::collection::vec((0u64..4, 0u64..30_000), 1..400)) {
             let mut w = ReplayWindow::default();
             let mut seen = BTreeSet::new();
             let mut base = 0u64;
             for (jump, offset) in steps {
                 // Mostly small reorderings near the front, sometimes a big jump.
-                base += if jump == 0 { 2500 } else { 3 };
+                base += if jump == 0 { 25_000 } else { 3 };
                 let c = base.saturating_sub(offset);
                 prop_assert_eq!(w.is_fresh(c), model_fresh(&seen, c), "counter {}", c);
                 if w.is_fresh(c) {

@@ -16,7 +16,7 @@ fn node(mode: CryptoMode, id: u32, epoch: u64) -> Crypto {
 
 fn seal(c: &mut Crypto, kind: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    c.seal(kind, payload, &mut out);
+    c.seal(kind, 0, payload, &mut out);
     out
 }
 
@@ -74,6 +74,7 @@ fn header_layout() {
     let mut expected = vec![0x5c, 0xa1, 1, 4, 0x33, 0, 4, 3, 2, 1];
     expected.extend_from_slice(&0x1122_3344_5566_7788u64.to_le_bytes());
     expected.extend_from_slice(&0u64.to_le_bytes());
+    expected.extend_from_slice(&0u32.to_le_bytes());
     assert_eq!(packet[..HEADER_LEN], expected[..]);
     assert_ne!(
         &packet[HEADER_LEN..HEADER_LEN + 7],
@@ -166,28 +167,33 @@ fn replay_of_an_opened_packet_is_rejected() {
 
 #[test]
 fn window_accepts_reordering_once_and_rejects_older() {
-    let p = packets(CryptoMode::Aes256Gcm, 1, 2000);
+    let w = replay::WINDOW as usize;
+    let p = packets(CryptoMode::Aes256Gcm, 1, 2 * w);
     let mut b = node(CryptoMode::Aes256Gcm, 1, 1);
-    open(&mut b, &p[1500]).unwrap();
+    let high = w + 500;
+    open(&mut b, &p[high]).unwrap();
     // Out of order within the window: accepted once.
-    assert_eq!(open(&mut b, &p[600]).unwrap().0.counter, 600);
-    assert_eq!(open(&mut b, &p[600]), Err(OpenError::Replayed));
     assert_eq!(
-        open(&mut b, &p[477]).unwrap().0.counter,
-        477,
-        "1023 below the highest"
+        open(&mut b, &p[high - 100]).unwrap().0.counter,
+        (high - 100) as u64
+    );
+    assert_eq!(open(&mut b, &p[high - 100]), Err(OpenError::Replayed));
+    assert!(
+        open(&mut b, &p[high - (w - 1)]).is_ok(),
+        "WINDOW - 1 below the highest"
     );
     assert_eq!(
-        open(&mut b, &p[476]),
+        open(&mut b, &p[high - w]),
         Err(OpenError::Replayed),
-        "1024 below the highest"
+        "WINDOW below the highest"
     );
     assert_eq!(open(&mut b, &p[0]), Err(OpenError::Replayed));
     // Moving forward lets the window slide.
-    open(&mut b, &p[1999]).unwrap();
-    assert_eq!(open(&mut b, &p[975]), Err(OpenError::Replayed));
-    assert_eq!(open(&mut b, &p[976]).unwrap().0.counter, 976);
-    assert_eq!(open(&mut b, &p[1500]), Err(OpenError::Replayed));
+    let top = 2 * w - 1;
+    open(&mut b, &p[top]).unwrap();
+    assert_eq!(open(&mut b, &p[top - w]), Err(OpenError::Replayed));
+    assert!(open(&mut b, &p[top - (w - 1)]).is_ok());
+    assert_eq!(open(&mut b, &p[high]), Err(OpenError::Replayed));
 }
 
 #[test]
@@ -358,7 +364,7 @@ proptest! {
     ) {
         let mut b = node(mode, 1, 1);
         open(&mut b, &packets(mode, 1, 1)[0]).unwrap(); // node 2 known at epoch 1
-        let header = Header { mode: mode.to_wire(), kind: 0, sender, epoch, counter };
+        let header = Header { mode: mode.to_wire(), kind: 0, sender, to: 0, epoch, counter };
         let mut bytes = header.encode().to_vec();
         bytes.extend_from_slice(&tail);
         let result = open(&mut b, &bytes);
@@ -371,4 +377,20 @@ proptest! {
     fn fuzz_body_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         fuzz_open(&bytes);
     }
+}
+
+#[test]
+fn a_packet_sealed_for_one_node_is_refused_by_another() {
+    let mut a = node(CryptoMode::Aes256Gcm, 1, 1);
+    let mut b = node(CryptoMode::Aes256Gcm, 2, 1);
+    let mut c = node(CryptoMode::Aes256Gcm, 3, 1);
+    let mut packet = Vec::new();
+    a.seal(0, 2, b"token for 2", &mut packet);
+    assert_eq!(open(&mut c, &packet).unwrap_err(), OpenError::Misdirected);
+    assert_eq!(c.stats().misdirected, 1);
+    assert_eq!(open(&mut b, &packet).unwrap().1, b"token for 2");
+    // Sealed for every node: both open it.
+    a.seal(0, 0, b"ring", &mut packet);
+    assert!(open(&mut b, &packet).is_ok());
+    assert!(open(&mut c, &packet).is_ok());
 }
