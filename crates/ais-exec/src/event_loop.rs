@@ -184,7 +184,7 @@ impl Daemon {
         let s = self.totem.stats();
         tracing::info!(
             "stats: ring {} members {:?} | transport tx_packets={} tx_errors={} rx_packets={} \
-             rx_totem={} rx_invalid_digest={} rx_malformed={} rx_duplicate={} rx_stale_epoch={} \
+             rx_totem={} rx_invalid_digest={} rx_malformed={} rx_duplicate={} rx_misdirected={} rx_stale_epoch={} \
              rx_unknown_node={} link_up={} link_down={} | totem delivered={} configurations={} \
              rx_malformed={}",
             self.totem.ring_id(),
@@ -196,6 +196,7 @@ impl Daemon {
             t.rx_invalid_digest,
             t.rx_malformed,
             t.rx_duplicate,
+            t.rx_misdirected,
             t.rx_stale_epoch,
             t.rx_unknown_node,
             t.link_up,

@@ -41,8 +41,12 @@ struct Cluster {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let count = args.nodes;
-    let dir = std::env::temp_dir().join(format!("ais-local-cluster-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // A fresh, private (0700) directory: another user cannot plant files in it.
+    let tmp = tempfile::Builder::new()
+        .prefix("ais-local-cluster-")
+        .tempdir()
+        .context("cannot create a directory for the local cluster")?;
+    let dir = tmp.path().to_owned();
     let key = dir.join("authkey");
     write_key(&key)?;
     let mut nodes = Vec::new();
@@ -70,7 +74,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     };
     let result = cluster.demonstrate(args, &dir, count);
     cluster.shutdown();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     result
 }
 

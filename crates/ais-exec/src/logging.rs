@@ -180,7 +180,11 @@ impl Drop for LineWriter {
             }
             Sink::Syslog => {
                 // No syslog daemon: the line is lost, as with corosync; stderr still has it.
-                if let Ok(socket) = UnixDatagram::unbound() {
+                // Non-blocking: a stalled syslog daemon loses lines, it never stalls the
+                // loop that passes the token.
+                if let Ok(socket) = UnixDatagram::unbound()
+                    && socket.set_nonblocking(true).is_ok()
+                {
                     let text = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
                     let _ = socket.send_to(text, "/dev/log");
                 }

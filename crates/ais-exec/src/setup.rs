@@ -131,7 +131,10 @@ pub(crate) fn build(
         .clone()
         .unwrap_or_else(|| DEFAULT_STATE_DIR.to_owned());
     let state = StateDir::open(Path::new(&state_dir), me)?;
-    let epoch = state.next_epoch(clock::unix_nanos())?;
+    // Random low bits: should the state directory be lost while the clock is behind, a
+    // reused epoch (and with it reused AES-GCM nonces) stays improbable.
+    let jitter = u64::from(random_u32()? & 0xF_FFFF);
+    let epoch = state.next_epoch(clock::unix_nanos().saturating_add(jitter))?;
     let crypto = open_crypto(config, me, epoch)?;
 
     let my_addrs = resolved
@@ -164,17 +167,32 @@ pub(crate) fn build(
         } else {
             None
         };
+        // knet's defaults: ping every token / (2 × pong_count), down after token /
+        // pong_count, with pong_count 2. When only one is set, the other follows it so that
+        // a link never times out between two pings.
+        let (ping_interval, ping_timeout) = match (
+            iface.and_then(|i| i.knet_ping_interval),
+            iface.and_then(|i| i.knet_ping_timeout),
+        ) {
+            (Some(interval), Some(timeout)) => (interval, timeout),
+            (Some(interval), None) => (interval, (token / 2).max(interval * 2)),
+            (None, Some(timeout)) => ((token / 4).min(timeout / 2), timeout),
+            (None, None) => (token / 4, token / 2),
+        };
+        if ping_timeout <= ping_interval {
+            tracing::warn!(
+                link = number,
+                "knet_ping_timeout ({ping_timeout:?}) is not above knet_ping_interval \
+                 ({ping_interval:?}): the link will flap"
+            );
+        }
         links.push(LinkConfig {
             number,
             bind: SocketAddr::new(*ip, port),
             multicast,
             priority: iface.and_then(|i| i.knet_link_priority).unwrap_or(1),
-            // knet's defaults: ping every token / (2 × pong_count), down after token /
-            // pong_count, with pong_count 2.
-            ping_interval: iface
-                .and_then(|i| i.knet_ping_interval)
-                .unwrap_or(token / 4),
-            ping_timeout: iface.and_then(|i| i.knet_ping_timeout).unwrap_or(token / 2),
+            ping_interval,
+            ping_timeout,
         });
     }
     if links.is_empty() {
@@ -216,9 +234,7 @@ pub(crate) fn build(
     totem_config.netmtu = totem_config
         .netmtu
         .saturating_sub(headers + transport.overhead());
-    let mut seed = [0u8; 8];
-    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
-    totem_config.rng_seed = u64::from_le_bytes(seed);
+    totem_config.rng_seed = u64::from(random_u32()?) << 32 | u64::from(random_u32()?);
     totem_config
         .validate()
         .map_err(|e| anyhow::anyhow!("totem settings: {e}"))?;
@@ -307,6 +323,12 @@ fn resolve_nodelist(config: &Config) -> anyhow::Result<Vec<(u32, [Option<IpAddr>
         out.push((node.nodeid, addrs));
     }
     Ok(out)
+}
+
+fn random_u32() -> anyhow::Result<u32> {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
+    Ok(u32::from_le_bytes(bytes))
 }
 
 /// An address of this host: binding to it succeeds.

@@ -62,7 +62,11 @@ impl StateDir {
     /// went back, and stored before the first packet is sealed with it.
     pub(crate) fn next_epoch(&self, unix_nanos: u64) -> anyhow::Result<u64> {
         let name = format!("epoch_{}", self.node_id);
-        let epoch = unix_nanos.max(self.read_u64(&name)? + 1);
+        let previous = self.read_u64(&name)?;
+        let floor = previous
+            .checked_add(1)
+            .with_context(|| format!("{name}: epoch exhausted ({previous})"))?;
+        let epoch = unix_nanos.max(floor);
         self.write_u64(&name, epoch)?;
         Ok(epoch)
     }

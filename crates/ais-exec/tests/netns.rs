@@ -204,9 +204,11 @@ fn two_links_one_down_changes_nothing_both_down_drops_the_node() {
     let formed = c.membership_count(1);
 
     // Link 0 of host 3 fails: the ring moves to link 1 and nobody notices but the log.
+    let mark = c.mark(1);
     lab.set_link(3, 0, false);
-    c.wait_line(
+    c.wait_line_after(
         1,
+        mark,
         "link 0 to node 3 is down; node 3 is reachable on another link",
     );
     std::thread::sleep(Duration::from_secs(3));
@@ -256,16 +258,21 @@ fn active_link_mode_survives_the_loss_of_either_link() {
     c.wait_members(&[1, 2, 3], &[1, 2, 3]);
     c.wait_line(1, "link 1 to node 2 is up");
     let formed = c.membership_count(1);
+    let mark = c.mark(1);
     lab.set_link(2, 1, false);
-    c.wait_line(
+    c.wait_line_after(
         1,
+        mark,
         "link 1 to node 2 is down; node 2 is reachable on another link",
     );
+    let mark = c.mark(1);
     lab.set_link(2, 1, true);
-    c.wait_lines(1, "link 1 to node 2 is up", 2);
+    c.wait_line_after(1, mark, "link 1 to node 2 is up");
+    let mark = c.mark(1);
     lab.set_link(2, 0, false);
-    c.wait_line(
+    c.wait_line_after(
         1,
+        mark,
         "link 0 to node 2 is down; node 2 is reachable on another link",
     );
     std::thread::sleep(Duration::from_secs(2));

@@ -156,7 +156,8 @@ impl Cluster {
         let mut child = command.spawn().expect("start aisexec");
         let stderr = child.stderr.take().unwrap();
         let node = self.node(id);
-        node.lines.lock().unwrap().clear();
+        // A fresh buffer: the reader of a previous, killed process may still push lines.
+        node.lines = Arc::default();
         let lines = Arc::clone(&node.lines);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -246,13 +247,18 @@ impl Cluster {
         }
     }
 
-    /// Waits until node `id` logged `count` lines containing `text`.
-    pub fn wait_lines(&self, id: u32, text: &str, count: usize) {
+    /// Lines logged so far by node `id`, to wait for what comes after.
+    pub fn mark(&self, id: u32) -> usize {
+        self.lines(id).len()
+    }
+
+    /// Waits until node `id` logs, after line `mark`, a line containing `text`.
+    pub fn wait_line_after(&self, id: u32, mark: usize, text: &str) {
         let start = Instant::now();
-        while self.lines(id).iter().filter(|l| l.contains(text)).count() < count {
+        while !self.lines(id).iter().skip(mark).any(|l| l.contains(text)) {
             if start.elapsed() > PATIENCE {
                 panic!(
-                    "node {id} logged {text:?} fewer than {count} times; log:\n{}",
+                    "node {id} never logged {text:?} after line {mark}; log:\n{}",
                     self.lines(id).join("\n")
                 );
             }
