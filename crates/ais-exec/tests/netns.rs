@@ -40,6 +40,17 @@ impl Lab {
         }
         let prefix = format!("ais{tag}{}", std::process::id() % 100_000);
         let sw = format!("{prefix}sw");
+        // Namespaces left by a crashed earlier run with the same pid would make `add` fail.
+        for h in 1..=hosts {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &format!("{prefix}h{h}")])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &sw])
+            .stderr(std::process::Stdio::null())
+            .status();
         if !ip(&["netns", "add", &sw]) {
             eprintln!("SKIPPED: `ip netns add` is not permitted here");
             return None;
