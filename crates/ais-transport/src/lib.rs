@@ -119,7 +119,10 @@ pub struct TransportStats {
 /// The sockets, the sealing state and the link table.
 pub struct Transport {
     config: TransportConfig,
+    /// One per link, same index as `config.links`: sends everything, receives unicast.
     sockets: Vec<mio::net::UdpSocket>,
+    /// Multicast receive sockets: `(link index, socket)`, registered after `sockets`.
+    groups: Vec<(usize, mio::net::UdpSocket)>,
     crypto: Crypto,
     /// Per peer, one entry per local link (same index as `config.links`).
     peers: BTreeMap<u32, Vec<PeerLink>>,
@@ -137,21 +140,25 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// Opens one socket per link. `now` starts the heartbeat schedule.
+    /// Opens one socket per link, plus a group socket per multicast link. `now` starts the
+    /// heartbeat schedule.
     pub fn new(config: TransportConfig, crypto: Crypto, now: Instant) -> io::Result<Self> {
         let mut sockets = Vec::with_capacity(config.links.len());
-        for link in &config.links {
-            let socket = match &link.multicast {
-                Some(m) => socket::multicast(m),
-                None => socket::unicast(link.bind),
-            }
-            .map_err(|e| {
+        let mut groups = Vec::new();
+        for (i, link) in config.links.iter().enumerate() {
+            let context = |what: &str, addr: SocketAddr, e: io::Error| {
                 io::Error::new(
                     e.kind(),
-                    format!("link {}: cannot bind {}: {e}", link.number, link.bind),
+                    format!("link {}: cannot {what} {addr}: {e}", link.number),
                 )
-            })?;
+            };
+            let socket = socket::unicast(link.bind, link.multicast.as_ref())
+                .map_err(|e| context("bind", link.bind, e))?;
             sockets.push(socket);
+            if let Some(m) = &link.multicast {
+                let group = socket::group(m).map_err(|e| context("join group", m.group, e))?;
+                groups.push((i, group));
+            }
         }
         let mut peers = BTreeMap::new();
         for peer in &config.peers {
@@ -171,6 +178,7 @@ impl Transport {
         Ok(Self {
             config,
             sockets,
+            groups,
             crypto,
             peers,
             learn_peers,
@@ -187,7 +195,11 @@ impl Transport {
 
     /// Registers the sockets with `registry` as tokens `first_token`, `first_token + 1`, ….
     pub fn register(&mut self, registry: &mio::Registry, first_token: usize) -> io::Result<()> {
-        for (i, socket) in self.sockets.iter_mut().enumerate() {
+        let all = self
+            .sockets
+            .iter_mut()
+            .chain(self.groups.iter_mut().map(|(_, s)| s));
+        for (i, socket) in all.enumerate() {
             registry.register(socket, mio::Token(first_token + i), mio::Interest::READABLE)?;
         }
         Ok(())
@@ -195,7 +207,7 @@ impl Transport {
 
     /// Number of sockets (tokens) registered.
     pub fn socket_count(&self) -> usize {
-        self.sockets.len()
+        self.sockets.len() + self.groups.len()
     }
 
     /// How packets are sealed.
@@ -296,12 +308,20 @@ impl Transport {
         token_index: usize,
         mut deliver: impl FnMut(u32, &[u8]),
     ) -> bool {
-        let link = token_index;
-        if link >= self.sockets.len() {
+        // `None`: the link's own socket; `Some(j)`: group socket `j`.
+        let (link, group) = if token_index < self.sockets.len() {
+            (token_index, None)
+        } else if let Some((link, _)) = self.groups.get(token_index - self.sockets.len()) {
+            (*link, Some(token_index - self.sockets.len()))
+        } else {
             return false;
-        }
+        };
         for _ in 0..RECV_BATCH {
-            let (len, src) = match self.sockets[link].recv_from(&mut self.recv_buf) {
+            let received = match group {
+                None => self.sockets[link].recv_from(&mut self.recv_buf),
+                Some(j) => self.groups[j].1.recv_from(&mut self.recv_buf),
+            };
+            let (len, src) = match received {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
