@@ -162,7 +162,11 @@ pub(crate) fn build(
                 group: SocketAddr::new(group, port),
                 interface: *ip,
                 ttl: iface.map_or(1, |i| u32::from(i.ttl)),
-                ifindex: 0,
+                // IPv6 joins a group on an interface index: the one carrying my address.
+                ifindex: interface_addrs()
+                    .into_iter()
+                    .find(|(a, _)| a == ip)
+                    .map_or(0, |(_, index)| index),
             })
         } else {
             None
@@ -310,14 +314,21 @@ fn resolve_nodelist(config: &Config) -> anyhow::Result<Vec<(u32, [Option<IpAddr>
             addrs[link] = match addr {
                 None => None,
                 Some(NodeAddr::Ip(ip)) => Some(*ip),
-                Some(NodeAddr::Name(name)) => Some(
-                    (name.as_str(), 0)
+                Some(NodeAddr::Name(name)) => {
+                    let candidates: Vec<IpAddr> = (name.as_str(), 0)
                         .to_socket_addrs()
                         .with_context(|| format!("node {}: cannot resolve {name}", node.nodeid))?
-                        .next()
-                        .with_context(|| format!("node {}: {name} has no address", node.nodeid))?
-                        .ip(),
-                ),
+                        .map(|a| a.ip())
+                        .collect();
+                    Some(
+                        pick_family(&candidates, config.totem.ip_version).with_context(|| {
+                            format!(
+                                "node {}: {name} has no address allowed by ip_version: {}",
+                                node.nodeid, config.totem.ip_version
+                            )
+                        })?,
+                    )
+                }
             };
         }
         out.push((node.nodeid, addrs));
@@ -331,8 +342,68 @@ fn random_u32() -> anyhow::Result<u32> {
     Ok(u32::from_le_bytes(bytes))
 }
 
-/// An address of this host: binding to it succeeds.
+/// The address `ip_version` prefers among a name's addresses, as corosync resolves them:
+/// every node picks the same family, so links never mix IPv4 and IPv6.
+fn pick_family(candidates: &[IpAddr], version: ais_config::IpVersion) -> Option<IpAddr> {
+    use ais_config::IpVersion;
+    let v4 = candidates.iter().copied().find(IpAddr::is_ipv4);
+    let v6 = candidates.iter().copied().find(IpAddr::is_ipv6);
+    match version {
+        IpVersion::Ipv4 => v4,
+        IpVersion::Ipv6 => v6,
+        IpVersion::Ipv4Then6 => v4.or(v6),
+        IpVersion::Ipv6Then4 => v6.or(v4),
+    }
+}
+
+/// The addresses of this host's interfaces, with each interface's index.
+fn interface_addrs() -> Vec<(IpAddr, u32)> {
+    let mut out = Vec::new();
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list that we only read, then free once.
+    // Every pointer is checked for null before use; sockaddr casts follow `sa_family`.
+    unsafe {
+        if libc::getifaddrs(&mut list) != 0 {
+            return out;
+        }
+        let mut cursor = list;
+        while !cursor.is_null() {
+            let entry = &*cursor;
+            cursor = entry.ifa_next;
+            if entry.ifa_addr.is_null() {
+                continue;
+            }
+            let index = libc::if_nametoindex(entry.ifa_name);
+            match i32::from((*entry.ifa_addr).sa_family) {
+                libc::AF_INET => {
+                    let sin = &*entry.ifa_addr.cast::<libc::sockaddr_in>();
+                    let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                    out.push((IpAddr::V4(ip), index));
+                }
+                libc::AF_INET6 => {
+                    let sin6 = &*entry.ifa_addr.cast::<libc::sockaddr_in6>();
+                    let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+                    out.push((IpAddr::V6(ip), index));
+                }
+                _ => {}
+            }
+        }
+        libc::freeifaddrs(list);
+    }
+    out
+}
+
+/// An address of this host: one of its interfaces carries it. Falls back to a bind test
+/// when the interface list cannot be read.
 fn is_local(ip: IpAddr) -> bool {
+    // The whole of 127.0.0.0/8 (and ::1) is this host's, though `lo` lists only 127.0.0.1.
+    if ip.is_loopback() {
+        return true;
+    }
+    let interfaces = interface_addrs();
+    if !interfaces.is_empty() {
+        return interfaces.iter().any(|(a, _)| *a == ip);
+    }
     UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
@@ -365,5 +436,30 @@ pub(crate) fn apply_system_settings(config: &Config) {
         if libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) != 0 {
             tracing::warn!("could not lock memory: {}", std::io::Error::last_os_error());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_version_decides_which_address_of_a_name_is_used() {
+        use ais_config::IpVersion;
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        let both = [v6, v4];
+        assert_eq!(pick_family(&both, IpVersion::Ipv4), Some(v4));
+        assert_eq!(pick_family(&both, IpVersion::Ipv4Then6), Some(v4));
+        assert_eq!(pick_family(&both, IpVersion::Ipv6Then4), Some(v6));
+        assert_eq!(pick_family(&[v4], IpVersion::Ipv6), None);
+        assert_eq!(pick_family(&[v4], IpVersion::Ipv6Then4), Some(v4));
+    }
+
+    #[test]
+    fn loopback_is_local_and_a_documentation_address_is_not() {
+        assert!(is_local("127.0.0.1".parse().unwrap()));
+        assert!(is_local("127.0.0.3".parse().unwrap()));
+        assert!(!is_local("192.0.2.77".parse().unwrap()));
     }
 }

@@ -163,6 +163,8 @@ fn hosts_layout(count: u32) -> Layout {
         totem_extra: String::new(),
         interface_extra: String::new(),
         addr1: None,
+        // Each host finds its own nodelist entry by its interface addresses.
+        explicit_nodeid: false,
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Layout {
     pub interface_extra: String,
     /// Link-1 address of node `n`, for two-link layouts.
     pub addr1: Option<fn(u32) -> String>,
+    /// Write `totem { nodeid }`: needed when several nodes share a host; real hosts find
+    /// their entry by their interface addresses.
+    pub explicit_nodeid: bool,
 }
 
 impl Layout {
@@ -52,6 +55,7 @@ impl Layout {
             totem_extra: String::new(),
             interface_extra: String::new(),
             addr1: None,
+            explicit_nodeid: true,
         }
     }
 }
@@ -110,12 +114,17 @@ impl Cluster {
             String::new()
         };
         let text = format!(
-            "totem {{\n    version: 2\n    cluster_name: test\n    nodeid: {id}\n    token: {token}\n    \
+            "totem {{\n    version: 2\n    cluster_name: test\n{nodeid}    token: {token}\n    \
              keyfile: {key}\n{extra}    interface {{\n        linknumber: 0\n        mcastport: {port}\n{iface}    }}\n{link1}}}\n\
              nodelist {{\n{nodes}}}\nlogging {{\n    to_stderr: yes\n    timestamp: on\n}}\n\
              system {{\n    state_dir: {state}\n}}\n",
             token = layout.token_ms,
             key = key.display(),
+            nodeid = if layout.explicit_nodeid {
+                format!("    nodeid: {id}\n")
+            } else {
+                String::new()
+            },
             extra = layout.totem_extra,
             iface = layout.interface_extra,
             port = layout.port,
