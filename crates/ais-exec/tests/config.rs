@@ -1,6 +1,8 @@
 //! What an operator sees when the configuration or the key is wrong: a non-zero exit and a
 //! message that points at the file and line, or says what to do.
 
+#![allow(clippy::disallowed_methods)] // Tests read the clock and sleep.
+
 use std::process::{Command, Output};
 
 fn aisexec(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -117,4 +119,57 @@ fn version_flag_prints_the_version() {
     let out = aisexec(&["-v"], &[]);
     assert!(out.status.success());
     assert!(text(&out).contains("AIS Cluster Engine, version"));
+}
+
+#[test]
+fn logging_goes_to_the_configured_file_with_per_subsystem_debug() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ais.log");
+    let path = dir.path().join("log.conf");
+    std::fs::write(
+        &path,
+        format!(
+            "totem {{\n    version: 2\n    crypto_cipher: none\n    crypto_hash: none\n    interface {{\n        mcastport: 25485\n    }}\n}}\n\
+             nodelist {{\n    node {{\n        nodeid: 1\n        ring0_addr: 127.0.0.1\n    }}\n}}\n\
+             logging {{\n    to_stderr: no\n    to_logfile: yes\n    logfile: {}\n    logger_subsys {{\n        subsys: TOTEM\n        debug: on\n    }}\n}}\n\
+             system {{\n    state_dir: {}\n}}\n",
+            log.display(),
+            dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_aisexec"))
+        .args(["-f", "-c", path.to_str().unwrap()])
+        .env_remove("AIS_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("A new membership") && text.contains("regular configuration installed") {
+            break text;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "log file:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "to_stderr: no: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // TOTEM at debug; the other subsystems stay at info.
+    assert!(text.contains("DEBUG ais_totem"), "{text}");
+    assert!(!text.contains("DEBUG ais_transport"), "{text}");
+    assert!(
+        text.contains("packets are neither authenticated nor encrypted"),
+        "{text}"
+    );
 }
