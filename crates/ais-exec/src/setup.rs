@@ -116,15 +116,24 @@ pub(crate) fn build(
 ) -> anyhow::Result<Daemon> {
     let config = &loaded.config;
     let resolved = resolve_nodelist(config)?;
-    let local_addrs: Vec<IpAddr> = resolved
-        .iter()
-        .flat_map(|(_, addrs)| addrs.iter().flatten().copied())
-        .filter(|ip| is_local(*ip))
-        .collect();
-    let local = config
-        .local_node(&local_addrs)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let me = local.nodeid;
+    let (me, my_addrs) = if config.nodelist.is_empty() {
+        multicast_without_nodelist(config)?
+    } else {
+        let local_addrs: Vec<IpAddr> = resolved
+            .iter()
+            .flat_map(|(_, addrs)| addrs.iter().flatten().copied())
+            .filter(|ip| is_local(*ip))
+            .collect();
+        let local = config
+            .local_node(&local_addrs)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let my_addrs = resolved
+            .iter()
+            .find(|(id, _)| *id == local.nodeid)
+            .map(|(_, a)| *a)
+            .unwrap_or_default();
+        (local.nodeid, my_addrs)
+    };
     let state_dir = config
         .system
         .state_dir
@@ -137,11 +146,6 @@ pub(crate) fn build(
     let epoch = state.next_epoch(clock::unix_nanos().saturating_add(jitter))?;
     let crypto = open_crypto(config, me, epoch)?;
 
-    let my_addrs = resolved
-        .iter()
-        .find(|(id, _)| *id == me)
-        .map(|(_, a)| *a)
-        .unwrap_or_default();
     let totem_cfg_for_token = config.totem_config(NodeId(me));
     let token = totem_cfg_for_token.token_timeout();
     let mut links = Vec::new();
@@ -165,8 +169,8 @@ pub(crate) fn build(
                 // IPv6 joins a group on an interface index: the one carrying my address.
                 ifindex: interface_addrs()
                     .into_iter()
-                    .find(|(a, _)| a == ip)
-                    .map_or(0, |(_, index)| index),
+                    .find(|(a, _, _)| a == ip)
+                    .map_or(0, |(_, _, index)| index),
             })
         } else {
             None
@@ -305,6 +309,47 @@ fn open_crypto(config: &Config, me: u32, epoch: u64) -> anyhow::Result<Crypto> {
     Crypto::new(mode, &key, me, epoch).map_err(|e| anyhow::anyhow!("authkey: {e}"))
 }
 
+/// `transport: udp` with no nodelist, as corosync 2 clusters ran: the local address is the
+/// interface address inside `bindnetaddr`'s network, the node id `totem.nodeid` or else the
+/// IPv4 address (corosync's rule), and peers are learned from authenticated packets.
+fn multicast_without_nodelist(config: &Config) -> anyhow::Result<(u32, [Option<IpAddr>; 8])> {
+    let bind = config
+        .totem
+        .interfaces
+        .iter()
+        .find(|i| i.linknumber == 0)
+        .and_then(|i| i.bindnetaddr)
+        .context("transport: udp without a nodelist needs interface { bindnetaddr } on link 0")?;
+    let ip = interface_addrs()
+        .into_iter()
+        .find(|(addr, mask, _)| *addr == bind || same_network(*addr, bind, *mask))
+        .map(|(addr, _, _)| addr)
+        .with_context(|| format!("no interface address in the network of bindnetaddr {bind}"))?;
+    let me = match (config.totem.nodeid, ip) {
+        (Some(id), _) => id,
+        (None, IpAddr::V4(v4)) => u32::from(v4),
+        (None, IpAddr::V6(_)) => bail!("IPv6 without a nodelist needs totem {{ nodeid: N }}"),
+    };
+    let mut addrs = [None; 8];
+    addrs[0] = Some(ip);
+    Ok((me, addrs))
+}
+
+/// Are `a` and `b` in the same network under `mask`?
+fn same_network(a: IpAddr, b: IpAddr, mask: Option<IpAddr>) -> bool {
+    match (a, b, mask) {
+        (IpAddr::V4(a), IpAddr::V4(b), Some(IpAddr::V4(m))) => {
+            let m = u32::from(m);
+            u32::from(a) & m == u32::from(b) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(b), Some(IpAddr::V6(m))) => {
+            let m = u128::from(m);
+            u128::from(a) & m == u128::from(b) & m
+        }
+        _ => false,
+    }
+}
+
 /// Every node's addresses per link, host names resolved.
 fn resolve_nodelist(config: &Config) -> anyhow::Result<Vec<(u32, [Option<IpAddr>; 8])>> {
     let mut out = Vec::new();
@@ -356,8 +401,8 @@ fn pick_family(candidates: &[IpAddr], version: ais_config::IpVersion) -> Option<
     }
 }
 
-/// The addresses of this host's interfaces, with each interface's index.
-fn interface_addrs() -> Vec<(IpAddr, u32)> {
+/// The addresses of this host's interfaces, with their netmask and interface index.
+fn interface_addrs() -> Vec<(IpAddr, Option<IpAddr>, u32)> {
     let mut out = Vec::new();
     let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `list` with a linked list that we only read, then free once.
@@ -374,23 +419,40 @@ fn interface_addrs() -> Vec<(IpAddr, u32)> {
                 continue;
             }
             let index = libc::if_nametoindex(entry.ifa_name);
-            match i32::from((*entry.ifa_addr).sa_family) {
-                libc::AF_INET => {
-                    let sin = &*entry.ifa_addr.cast::<libc::sockaddr_in>();
-                    let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-                    out.push((IpAddr::V4(ip), index));
-                }
-                libc::AF_INET6 => {
-                    let sin6 = &*entry.ifa_addr.cast::<libc::sockaddr_in6>();
-                    let ip = std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-                    out.push((IpAddr::V6(ip), index));
-                }
-                _ => {}
-            }
+            let Some(ip) = sockaddr_ip(entry.ifa_addr) else {
+                continue;
+            };
+            let mask = if entry.ifa_netmask.is_null() {
+                None
+            } else {
+                sockaddr_ip(entry.ifa_netmask)
+            };
+            out.push((ip, mask, index));
         }
         libc::freeifaddrs(list);
     }
     out
+}
+
+/// The IP address in a `sockaddr` of family AF_INET or AF_INET6.
+///
+/// # Safety
+/// `addr` must be non-null and point to a sockaddr as long as its family says.
+unsafe fn sockaddr_ip(addr: *const libc::sockaddr) -> Option<IpAddr> {
+    // SAFETY: the caller passes a valid sockaddr; the cast follows `sa_family`.
+    unsafe {
+        match i32::from((*addr).sa_family) {
+            libc::AF_INET => {
+                let sin = &*addr.cast::<libc::sockaddr_in>();
+                Some(IpAddr::V4(u32::from_be(sin.sin_addr.s_addr).into()))
+            }
+            libc::AF_INET6 => {
+                let sin6 = &*addr.cast::<libc::sockaddr_in6>();
+                Some(IpAddr::V6(sin6.sin6_addr.s6_addr.into()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// An address of this host: one of its interfaces carries it. Falls back to a bind test
@@ -402,7 +464,7 @@ fn is_local(ip: IpAddr) -> bool {
     }
     let interfaces = interface_addrs();
     if !interfaces.is_empty() {
-        return interfaces.iter().any(|(a, _)| *a == ip);
+        return interfaces.iter().any(|(a, _, _)| *a == ip);
     }
     UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }

@@ -295,3 +295,33 @@ fn active_link_mode_survives_the_loss_of_either_link() {
         "losing one link at a time changes no membership"
     );
 }
+
+#[test]
+fn three_hosts_with_multicast_and_no_nodelist_find_each_other() {
+    let Some(lab) = Lab::new("n", 3, 1) else {
+        return;
+    };
+    let mut c = Cluster::new(&hosts_layout(3));
+    // corosync 2 style: no nodelist; the interface comes from bindnetaddr, the node id from
+    // the IPv4 address, and peers are learned from authenticated packets.
+    for h in 1..=3 {
+        let text = format!(
+            "totem {{\n    version: 2\n    cluster_name: test\n    token: 1000\n    transport: udp\n    \
+             keyfile: {key}\n    interface {{\n        linknumber: 0\n        bindnetaddr: 10.77.0.0\n        \
+             mcastaddr: 239.192.77.2\n        mcastport: 5405\n    }}\n}}\n\
+             logging {{\n    to_stderr: yes\n}}\nsystem {{\n    state_dir: {state}\n}}\n",
+            key = c.key().display(),
+            state = c.dir.path().join(format!("state{h}")).display(),
+        );
+        std::fs::write(c.config(h), text).unwrap();
+    }
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    let ids: Vec<u32> = (1..=3)
+        .map(|h| u32::from(std::net::Ipv4Addr::new(10, 77, 0, h as u8)))
+        .collect();
+    c.wait_members(&[1, 2, 3], &ids);
+    c.kill(3);
+    c.wait_members(&[1, 2], &ids[..2]);
+}
