@@ -95,20 +95,28 @@ fn run_foreground(args: &Args, loaded: setup::Loaded) -> anyhow::Result<ExitCode
     }
 }
 
-/// Without `-f`, corosync detaches; so do we: the same command again with `-f`, in its own
-/// process group, with no terminal. Configuration errors were already reported above.
+/// Without `-f`, corosync detaches; so do we: the same command again with `-f`, in a new
+/// session, with no terminal. Configuration errors were already reported above.
 fn daemonize() -> anyhow::Result<ExitCode> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe().context("cannot find the aisexec binary")?;
-    let child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .arg("-f")
         .args(std::env::args_os().skip(1))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .context("cannot start the daemon")?;
+        .stderr(Stdio::null());
+    // SAFETY: setsid(2) is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn().context("cannot start the daemon")?;
     println!("aisexec running in the background (pid {})", child.id());
     Ok(ExitCode::SUCCESS)
 }
