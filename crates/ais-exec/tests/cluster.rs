@@ -6,7 +6,7 @@
 mod common;
 
 use std::net::UdpSocket;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Cluster, Layout, stat};
 
@@ -33,21 +33,22 @@ fn five_nodes_form_a_ring_survive_a_kill_and_take_the_node_back() {
 
 #[test]
 fn sigterm_leaves_the_ring_at_once() {
-    // A token timeout of 30 s: if the survivors had to detect the loss they would take
-    // longer than the test's patience; a graceful leave is seen at once.
+    // A long token timeout (30 s): had the survivors detected the loss themselves, they would
+    // have logged corosync's token-timeout line first. A graceful leave needs no timeout.
     let mut c = Cluster::new(&layout(3, 25415, 30_000));
     for id in 1..=3 {
         c.start(id);
     }
     c.wait_members(&[1, 2, 3], &[1, 2, 3]);
-    let start = Instant::now();
     assert!(c.term(2), "aisexec exits 0 after SIGTERM");
     c.wait_members(&[1, 3], &[1, 3]);
-    assert!(
-        start.elapsed() < Duration::from_secs(30),
-        "the leave must not wait for a token timeout"
-    );
     c.wait_line(1, "Members left: 2");
+    for id in [1, 3] {
+        assert!(
+            !c.lines(id).iter().any(|l| l.contains("token timed out")),
+            "node {id} waited for a token timeout instead of honouring the leave"
+        );
+    }
 }
 
 #[test]
