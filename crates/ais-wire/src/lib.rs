@@ -9,6 +9,7 @@
 //! Invariants: [`Packet::decode`] never panics, whatever the input, and returns a typed
 //! [`DecodeError`]; `decode(encode(p)) == p` for every packet (proptest below).
 
+pub mod ipc;
 mod packet;
 mod reader;
 
