@@ -23,6 +23,9 @@ use crate::cli::Args;
 /// Longest wait for any one step before the demonstration gives up.
 const STEP_LIMIT: Duration = Duration::from_secs(60);
 
+/// Longest wait for the daemons to leave after SIGTERM.
+const STOP_LIMIT: Duration = Duration::from_secs(10);
+
 struct Node {
     id: u32,
     config: PathBuf,
@@ -220,8 +223,17 @@ impl Cluster {
                 unsafe { libc::kill(pid, libc::SIGTERM) };
             }
         }
+        // A daemon that does not leave within STOP_LIMIT is killed.
+        let deadline = Instant::now() + STOP_LIMIT;
         for node in &mut self.nodes {
             if let Some(mut child) = node.child.take() {
+                while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if matches!(child.try_wait(), Ok(None)) {
+                    say(&format!("node {} did not stop; SIGKILL", node.id));
+                    let _ = child.kill();
+                }
                 let _ = child.wait();
             }
         }
