@@ -17,6 +17,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use rustix::process::{Pid, Signal, kill_process};
 
 use crate::cli::Args;
 
@@ -217,10 +218,9 @@ impl Cluster {
         say("stopping the daemons (SIGTERM: each leaves the ring gracefully)");
         for node in &mut self.nodes {
             if let Some(child) = &node.child
-                && let Ok(pid) = i32::try_from(child.id())
+                && let Some(pid) = i32::try_from(child.id()).ok().and_then(Pid::from_raw)
             {
-                // SAFETY: plain kill(2) on a child we started and have not reaped.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
+                let _ = kill_process(pid, Signal::TERM);
             }
         }
         // A daemon that does not leave within STOP_LIMIT is killed.

@@ -9,6 +9,7 @@ use std::net::UdpSocket;
 use std::time::Duration;
 
 use common::{Cluster, Layout, stat};
+use rustix::process::Signal;
 
 fn layout(count: u32, port: u16, token_ms: u32) -> Layout {
     Layout::loopback(count, port, token_ms)
@@ -165,8 +166,86 @@ fn a_paused_daemon_says_it_was_not_scheduled() {
     c.start(1);
     c.wait_members(&[1], &[1]);
     // Stopped for longer than 80 % of the token timeout (1000 ms here): corosync's warning.
-    c.signal(1, libc::SIGSTOP);
+    c.signal(1, Signal::STOP);
     std::thread::sleep(Duration::from_millis(2500));
-    c.signal(1, libc::SIGCONT);
+    c.signal(1, Signal::CONT);
     c.wait_line(1, "was not scheduled for");
+}
+
+/// Field `n` (1-based, as proc(5) numbers them) of `/proc/<pid>/stat`.
+fn proc_stat_field(pid: u32, n: usize) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split(' ').nth(n - 3).unwrap().parse().unwrap()
+}
+
+#[test]
+fn sched_rr_asks_for_real_time_scheduling_and_locked_memory_or_says_why_not() {
+    let mut c = Cluster::new(&layout(1, 25495, 1000));
+    let text = std::fs::read_to_string(c.config(1)).unwrap();
+    std::fs::write(
+        c.config(1),
+        text.replace("system {\n", "system {\n    sched_rr: yes\n"),
+    )
+    .unwrap();
+    c.start(1);
+    c.wait_members(&[1], &[1]);
+    let pid = c.pid(1);
+    // proc(5): field 41 is the scheduling policy; SCHED_RR is 2.
+    let rr = proc_stat_field(pid, 41) == 2;
+    assert!(
+        rr || c
+            .lines(1)
+            .iter()
+            .any(|l| l.contains("could not set SCHED_RR"))
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let locked = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .map(|v| v.trim().trim_end_matches(" kB").parse::<u64>().unwrap())
+        .unwrap();
+    assert!(
+        locked > 0
+            || c.lines(1)
+                .iter()
+                .any(|l| l.contains("could not lock memory"))
+    );
+}
+
+#[test]
+fn without_f_the_daemon_detaches_into_its_own_session() {
+    let c = Cluster::new(&layout(1, 25505, 1000));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aisexec"))
+        .arg("-c")
+        .arg(c.config(1))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let pid: u32 = stdout
+        .trim()
+        .strip_prefix("aisexec running in the background (pid ")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .parse()
+        .unwrap();
+    let pid_file = c.dir.path().join("state1/aisexec.pid");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&pid_file)
+        .unwrap_or_default()
+        .trim()
+        != pid.to_string()
+    {
+        assert!(
+            start.elapsed() < common::PATIENCE,
+            "the daemon never took its state directory"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // proc(5): field 6 is the session id; setsid made the daemon its leader.
+    assert_eq!(proc_stat_field(pid, 6), i64::from(pid));
+    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    rustix::process::kill_process(pid, Signal::TERM).unwrap();
 }

@@ -156,8 +156,8 @@ fn logging_goes_to_the_configured_file_with_per_subsystem_debug() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("positive pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert!(

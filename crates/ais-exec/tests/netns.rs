@@ -33,8 +33,7 @@ fn must(args: &[&str]) {
 impl Lab {
     /// Builds the lab, or says why it cannot and returns None.
     fn new(tag: &str, hosts: u32, links: u32) -> Option<Self> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !rustix::process::geteuid().is_root() {
             eprintln!("SKIPPED: network-namespace tests need root (ip netns, veth, bridges)");
             return None;
         }

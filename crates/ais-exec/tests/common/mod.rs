@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustix::process::{Pid, Signal, kill_process};
+
 /// How long any one expected event may take before the test fails: generous, because CI
 /// machines are small; the events themselves take milliseconds to a few seconds.
 pub const PATIENCE: Duration = Duration::from_secs(60);
@@ -177,20 +179,26 @@ impl Cluster {
     }
 
     pub fn kill(&mut self, id: u32) {
-        self.signal(id, libc::SIGKILL);
+        self.signal(id, Signal::KILL);
         let mut child = self.node(id).child.take().unwrap();
         child.wait().unwrap();
     }
 
-    pub fn signal(&mut self, id: u32, signal: i32) {
+    /// The pid of node `id`'s running process.
+    pub fn pid(&self, id: u32) -> u32 {
+        let node = self.nodes.iter().find(|n| n.id == id).unwrap();
+        node.child.as_ref().unwrap().id()
+    }
+
+    pub fn signal(&mut self, id: u32, signal: Signal) {
         let pid = self.node(id).child.as_ref().unwrap().id();
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(pid as i32, signal) };
+        let pid = Pid::from_raw(pid as i32).expect("a child's pid is positive");
+        kill_process(pid, signal).expect("signal our own child");
     }
 
     /// Waits for the child to exit after SIGTERM; returns its exit status success.
     pub fn term(&mut self, id: u32) -> bool {
-        self.signal(id, libc::SIGTERM);
+        self.signal(id, Signal::TERM);
         let mut child = self.node(id).child.take().unwrap();
         child.wait().unwrap().success()
     }
@@ -282,7 +290,7 @@ impl Cluster {
             .iter()
             .filter(|l| l.contains("stats:"))
             .count();
-        self.signal(id, libc::SIGUSR1);
+        self.signal(id, Signal::USR1);
         let start = Instant::now();
         loop {
             let lines = self.lines(id);
