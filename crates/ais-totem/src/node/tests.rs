@@ -336,34 +336,12 @@ fn a_merge_detect_from_another_ring_starts_gathering() {
 #[test]
 fn a_gathering_node_accepts_a_matching_commit_token_and_reports_its_old_ring() {
     use ais_wire::{CommitEntry, CommitToken};
-    let mut t = Totem::new(TotemConfig::new(n(2), 2), Persisted::default(), T0);
-    // Alone, node 2 forms its own ring first: hand its tokens back until it is operational.
-    while t.state_name() != "OPER" {
-        let o = t.poll_output().expect("forming alone");
-        if let Output::Transmit {
-            to: Dest::Node(_),
-            packet,
-        } = o
-        {
-            t.handle_packet(T0, packet);
-        }
-    }
-    drain(&mut t);
+    let mut t = operational_alone(n(2), 2);
     // Node 1 proposes {1, 2}: node 2 learns of it from its Join, then gets the commit token.
     t.handle_packet(T0, Packet::Join(join(1, &[1, 2], &[])).encode(n(1)));
     drain(&mut t);
-    let entry1 = CommitEntry {
-        old_ring: RingId::new(n(1), 5),
-        aru: 0,
-        high_seq: 0,
-        high_delivered: 0,
-    };
-    let commit = CommitToken {
-        ring_id: RingId::new(n(1), 100),
-        token_seq: 1,
-        members: ids(&[1, 2]),
-        entries: vec![entry1],
-    };
+    let commit = node_1_proposes_1_2();
+    let entry1 = commit.entries[0];
     let (aru, high_seq, high_delivered) = t.ordering();
     let mine = CommitEntry {
         old_ring: t.ring_id(),
@@ -390,9 +368,9 @@ fn a_gathering_node_accepts_a_matching_commit_token_and_reports_its_old_ring() {
     assert_eq!(t.state_name(), "COMM");
 }
 
-/// Node 2, alone and operational, then gathering with node 1 (the view {1, 2}).
-fn gathering_with_node_1() -> Totem {
-    let mut t = Totem::new(TotemConfig::new(n(2), 3), Persisted::default(), T0);
+/// A processor that formed its own ring: its tokens are handed back until it is operational.
+fn operational_alone(me: NodeId, node_count: usize) -> Totem {
+    let mut t = Totem::new(TotemConfig::new(me, node_count), Persisted::default(), T0);
     while t.state_name() != "OPER" {
         let o = t.poll_output().expect("forming alone");
         if let Output::Transmit {
@@ -403,6 +381,28 @@ fn gathering_with_node_1() -> Totem {
             t.handle_packet(T0, packet);
         }
     }
+    drain(&mut t);
+    t
+}
+
+/// Node 1's commit token for ring 1.100 = {1, 2}, after its own first-rotation entry.
+fn node_1_proposes_1_2() -> ais_wire::CommitToken {
+    ais_wire::CommitToken {
+        ring_id: RingId::new(n(1), 100),
+        token_seq: 1,
+        members: ids(&[1, 2]),
+        entries: vec![ais_wire::CommitEntry {
+            old_ring: RingId::new(n(1), 5),
+            aru: 0,
+            high_seq: 0,
+            high_delivered: 0,
+        }],
+    }
+}
+
+/// Node 2, alone and operational, then gathering with node 1 (the view {1, 2}).
+fn gathering_with_node_1() -> Totem {
+    let mut t = operational_alone(n(2), 3);
     t.handle_packet(T0, Packet::Join(join(1, &[1, 2], &[])).encode(n(1)));
     drain(&mut t);
     t
@@ -410,23 +410,12 @@ fn gathering_with_node_1() -> Totem {
 
 #[test]
 fn a_refused_commit_token_is_answered_at_once_by_a_join_newer_than_its_ring() {
-    use ais_wire::{CommitEntry, CommitToken};
     let mut t = gathering_with_node_1();
     // Node 3 appears after node 1 reached consensus on {1, 2}: node 2's view is now
     // {1, 2, 3}, and node 1's commit token for {1, 2} cannot be accepted.
     t.handle_packet(T0, Packet::Join(join(3, &[3], &[])).encode(n(3)));
     drain(&mut t);
-    let commit = CommitToken {
-        ring_id: RingId::new(n(1), 100),
-        token_seq: 1,
-        members: ids(&[1, 2]),
-        entries: vec![CommitEntry {
-            old_ring: RingId::new(n(1), 5),
-            aru: 0,
-            high_seq: 0,
-            high_delivered: 0,
-        }],
-    };
+    let commit = node_1_proposes_1_2();
     t.handle_packet(T0, Packet::Commit(commit).encode(n(1)));
     let out = drain(&mut t);
     assert!(
@@ -439,19 +428,8 @@ fn a_refused_commit_token_is_answered_at_once_by_a_join_newer_than_its_ring() {
 
 #[test]
 fn a_member_in_commit_returns_to_gather_on_a_join_newer_than_the_forming_ring() {
-    use ais_wire::{CommitEntry, CommitToken};
     let mut t = gathering_with_node_1();
-    let commit = CommitToken {
-        ring_id: RingId::new(n(1), 100),
-        token_seq: 1,
-        members: ids(&[1, 2]),
-        entries: vec![CommitEntry {
-            old_ring: RingId::new(n(1), 5),
-            aru: 0,
-            high_seq: 0,
-            high_delivered: 0,
-        }],
-    };
+    let commit = node_1_proposes_1_2();
     t.handle_packet(T0, Packet::Commit(commit).encode(n(1)));
     drain(&mut t);
     assert_eq!(t.state_name(), "COMM");
