@@ -16,6 +16,7 @@
 pub mod invariants;
 pub mod rng;
 pub mod scenario;
+pub mod services;
 pub mod trace;
 pub mod workload;
 pub mod world;

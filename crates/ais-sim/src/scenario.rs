@@ -53,6 +53,9 @@ pub struct Scenario {
     pub safe_fraction: f64,
     /// Whether messages above 64 KiB (up to 1 MiB) appear.
     pub huge_messages: bool,
+    /// Fraction of workload steps that are CPG client actions (connect, join, multicast,
+    /// leave, disconnect) rather than raw Totem messages.
+    pub cpg_fraction: f64,
 }
 
 impl Scenario {
@@ -122,6 +125,7 @@ impl Scenario {
             submit_rate: rng.range_f64(5.0, 120.0),
             safe_fraction: *rng.pick(&[0.0, 0.3, 0.5, 1.0]),
             huge_messages: rng.chance(0.15),
+            cpg_fraction: *rng.pick(&[0.0, 0.3, 0.6, 0.9]),
             totem,
         }
     }
@@ -159,6 +163,7 @@ impl Scenario {
             submit_rate: 20.0,
             safe_fraction: 0.0,
             huge_messages: false,
+            cpg_fraction: 0.0,
         }
     }
 }

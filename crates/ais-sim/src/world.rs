@@ -14,6 +14,7 @@ use bytes::Bytes;
 use crate::invariants::{Check, Checker, ClusterView, Life, Violation, check_liveness, converged};
 use crate::rng::SimRng;
 use crate::scenario::Scenario;
+use crate::services::{NodeServices, ReplicaChecker, SERVICE_TAG, tag};
 use crate::trace::Trace;
 use crate::workload::{MsgKey, encode_payload, message_size};
 
@@ -82,6 +83,8 @@ pub struct SimNode {
     inbox: Vec<(usize, Bytes)>,
     counter: u64,
     booted: bool,
+    /// The services and their simulated clients, or `None` while crashed.
+    pub services: Option<NodeServices>,
 }
 
 struct Nodes<'a>(&'a [SimNode]);
@@ -117,6 +120,7 @@ pub struct World {
     /// The event trace.
     pub trace: Trace,
     bug: Option<PlantedBug>,
+    replicas: ReplicaChecker,
 }
 
 impl World {
@@ -139,6 +143,7 @@ impl World {
             trace,
             bug,
             scenario,
+            replicas: ReplicaChecker::default(),
         };
         for i in 0..n {
             w.nodes.push(SimNode {
@@ -151,6 +156,7 @@ impl World {
                 inbox: Vec::new(),
                 counter: 0,
                 booted: false,
+                services: None,
             });
         }
         for i in 0..n {
@@ -326,7 +332,22 @@ impl World {
             true,
             &after,
             bound.as_secs_f64(),
-        )
+        )?;
+        // The services of the converged core finished their sync.
+        for n in core {
+            let node = &self.nodes[n.0 as usize - 1];
+            if node
+                .services
+                .as_ref()
+                .is_some_and(|s| s.services.is_syncing())
+            {
+                return crate::invariants::fail(
+                    "liveness",
+                    format!("n{} never finished the services' sync after the heal", n.0),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Steps until `done` or `deadline`; returns whether `done` held.
@@ -524,6 +545,19 @@ impl World {
         if node.totem.is_none() || node.paused_until.is_some() || !self.submitting {
             return Ok(());
         }
+        if self.rng.chance(self.scenario.cpg_fraction) {
+            let node = &mut self.nodes[i];
+            let totem = node.totem.as_ref().expect("running");
+            let room = self
+                .scenario
+                .totem
+                .max_send_queue_bytes
+                .saturating_sub(totem.send_queue_bytes());
+            if let Some(services) = node.services.as_mut() {
+                services.act(&mut self.rng, room);
+            }
+            return self.drain(i);
+        }
         let order = if self.rng.chance(self.scenario.safe_fraction) {
             Order::Safe
         } else {
@@ -622,6 +656,7 @@ impl World {
     fn crash(&mut self, i: usize, mark: &str) {
         let node = &mut self.nodes[i];
         node.totem = None;
+        node.services = None;
         node.paused_until = None;
         node.inbox.clear();
         let life = Life {
@@ -648,6 +683,7 @@ impl World {
             .totem_for(node.id, seed ^ u64::from(node.inc) << 32);
         config.planted_bug = bug;
         node.totem = Some(Totem::new(config, node.persisted, self.now));
+        node.services = Some(NodeServices::new(node.id, node.inc));
         let life = Life {
             node: node.id,
             inc: node.inc,
@@ -679,37 +715,89 @@ impl World {
         Ok(())
     }
 
-    /// Carries out a node's outputs.
+    /// Carries out a node's outputs, feeding deliveries and configurations to its services
+    /// and their multicasts back to Totem, until nothing is left.
     fn drain(&mut self, i: usize) -> Check {
-        let mut outputs = Vec::new();
-        if let Some(t) = self.nodes[i].totem.as_mut() {
-            while let Some(o) = t.poll_output() {
-                outputs.push(o);
-            }
-        }
         let life = Life {
             node: self.nodes[i].id,
             inc: self.nodes[i].inc,
         };
-        for o in outputs {
-            match o {
-                Output::Transmit { to, packet } => self.send(i, to, packet),
-                Output::Deliver(d) => {
-                    self.trace.delivery(self.now, life, &d);
-                    let view = Nodes(&self.nodes);
-                    self.checker.delivered(life, &d, &view)?;
+        loop {
+            self.submit_pending(i);
+            let mut outputs = Vec::new();
+            if let Some(t) = self.nodes[i].totem.as_mut() {
+                while let Some(o) = t.poll_output() {
+                    outputs.push(o);
                 }
-                Output::Configuration(c) => {
-                    self.trace.configuration(self.now, life, &c);
-                    self.checker.configuration(life, &c)?;
-                }
-                Output::Persist(seq) => {
-                    let p = &mut self.nodes[i].persisted;
-                    p.ring_seq = p.ring_seq.max(seq);
+            }
+            if outputs.is_empty() {
+                return Ok(());
+            }
+            for o in outputs {
+                match o {
+                    Output::Transmit { to, packet } => self.send(i, to, packet),
+                    Output::Deliver(d) => {
+                        self.trace.delivery(self.now, life, &d);
+                        if d.payload.first() == Some(&SERVICE_TAG) {
+                            self.service_delivery(i, life, &d)?;
+                        } else {
+                            let view = Nodes(&self.nodes);
+                            self.checker.delivered(life, &d, &view)?;
+                        }
+                    }
+                    Output::Configuration(c) => {
+                        self.trace.configuration(self.now, life, &c);
+                        self.checker.configuration(life, &c)?;
+                        if let Some(s) = self.nodes[i].services.as_mut() {
+                            s.services.handle_configuration(&c);
+                            s.drain(life)?;
+                        }
+                    }
+                    Output::Persist(seq) => {
+                        let p = &mut self.nodes[i].persisted;
+                        p.ring_seq = p.ring_seq.max(seq);
+                    }
                 }
             }
         }
+    }
+
+    fn service_delivery(&mut self, i: usize, life: Life, d: &ais_totem::Delivery) -> Check {
+        let Some(s) = self.nodes[i].services.as_mut() else {
+            return Ok(());
+        };
+        let inner = ais_totem::Delivery {
+            payload: d.payload.slice(1..),
+            ..d.clone()
+        };
+        s.services.handle_delivery(&inner);
+        s.drain(life)?;
+        if !s.services.is_syncing() {
+            let transitional_to = match self.checker.history().running(life.node) {
+                Some((_, lh)) => match &lh.current {
+                    Some(crate::invariants::Config::Transitional { ring, .. }) => Some(*ring),
+                    _ => None,
+                },
+                None => None,
+            };
+            self.replicas
+                .applied(life, d, transitional_to, &s.services)?;
+        }
         Ok(())
+    }
+
+    /// Hands the services' waiting multicasts to Totem while its send queue has room.
+    fn submit_pending(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let (Some(totem), Some(services)) = (node.totem.as_mut(), node.services.as_mut()) else {
+            return;
+        };
+        while let Some((payload, order)) = services.pending.front() {
+            if totem.submit(self.now, tag(payload), *order).is_err() {
+                return;
+            }
+            services.pending.pop_front();
+        }
     }
 
     fn send(&mut self, from: usize, to: Dest, packet: Bytes) {

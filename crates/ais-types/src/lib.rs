@@ -18,6 +18,17 @@ impl fmt::Display for NodeId {
     }
 }
 
+/// One client connection to the local executive, unique for the daemon's life (never
+/// reused), so a late reply can never reach a newer client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ConnId(pub u64);
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conn {}", self.0)
+    }
+}
+
 /// The identity of one ring (one regular configuration): its representative (the lowest
 /// node id among its members) and a sequence number that only ever rises.
 ///

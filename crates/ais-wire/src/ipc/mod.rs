@@ -58,6 +58,8 @@ impl CsStatus {
     pub const ERR_TRY_AGAIN: Self = Self(6);
     /// `CS_ERR_INVALID_PARAM`: also the answer to an unknown request id.
     pub const ERR_INVALID_PARAM: Self = Self(7);
+    /// `CS_ERR_BAD_HANDLE`.
+    pub const ERR_BAD_HANDLE: Self = Self(9);
     /// `CS_ERR_BUSY`.
     pub const ERR_BUSY: Self = Self(10);
     /// `CS_ERR_ACCESS`.
@@ -68,6 +70,8 @@ impl CsStatus {
     pub const ERR_NAME_TOO_LONG: Self = Self(13);
     /// `CS_ERR_EXIST`.
     pub const ERR_EXIST: Self = Self(14);
+    /// `CS_ERR_NO_RESOURCES`.
+    pub const ERR_NO_RESOURCES: Self = Self(18);
     /// `CS_ERR_NOT_SUPPORTED`.
     pub const ERR_NOT_SUPPORTED: Self = Self(19);
     /// `CS_ERR_NO_SECTIONS`: the end of a CPG iteration.

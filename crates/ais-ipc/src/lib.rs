@@ -1,0 +1,1 @@
+//! The libqb IPC protocol, server and client side (being written).
