@@ -405,6 +405,18 @@ pub struct System {
     /// `ipc_prefix`, our extension: prefix of the IPC socket names, so that several
     /// daemons can share one host.
     pub ipc_prefix: Option<String>,
+    /// `qb_ipc_type`: how clients' messages travel. `native` (shared memory) by default.
+    pub ipc_type: IpcType,
+}
+
+/// `system.qb_ipc_type`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IpcType {
+    /// `native` or `shm`: ring buffers in shared memory, libqb's default. Pacemaker needs it.
+    #[default]
+    Shm,
+    /// `socket`: Unix datagram sockets; simpler to trace, but Pacemaker refuses it.
+    Socket,
 }
 
 impl Default for System {
@@ -414,6 +426,7 @@ impl Default for System {
             sched_rr: true,
             priority: None,
             ipc_prefix: None,
+            ipc_type: IpcType::Shm,
         }
     }
 }

@@ -13,8 +13,9 @@ use crate::keyword::{
 };
 use crate::lower::Draft;
 use crate::value::{
-    Read, account, boolean, count, integer, ip, keyword, millis, millis_nonzero, multicast,
-    node_addr, node_id, nonzero, nonzero_up_to, process_priority, small, text, tie_breaker,
+    Read, account, boolean, count, integer, ip, ipc_type, keyword, millis, millis_nonzero,
+    multicast, node_addr, node_id, nonzero, nonzero_up_to, process_priority, small, text,
+    tie_breaker,
 };
 
 /// Every section we know, by where it may appear.
@@ -477,7 +478,9 @@ pub(crate) const KEYS: &[KeySpec] = &[
     extension!("system.ipc_prefix", "ais-a", |d, v| {
         d.config.system.ipc_prefix = Some(text(v, "a socket name prefix")?)
     }),
-    ignored!("system.qb_ipc_type", "native"), // our IPC is not libqb's
+    implemented!("system.qb_ipc_type", "native", |d, v| {
+        d.config.system.ipc_type = ipc_type(v)?
+    }),
     ignored!("system.move_to_root_cgroup", "auto"),
     ignored!("system.allow_knet_handle_fallback", "no"),
     // resources {}, nozzle {}: not implemented.

@@ -40,8 +40,8 @@ mod validate;
 mod value;
 
 pub use config::{
-    Account, Config, CryptoMode, Interface, LoggerSubsys, Logging, MAX_LINKS, Node, NodeAddr,
-    ProcessPriority, Quorum, System, TieBreaker, Totem, UidGid,
+    Account, Config, CryptoMode, Interface, IpcType, LoggerSubsys, Logging, MAX_LINKS, Node,
+    NodeAddr, ProcessPriority, Quorum, System, TieBreaker, Totem, UidGid,
 };
 pub use derive::LocalNodeError;
 pub use diagnostic::{ConfigErrors, Diagnostic};
@@ -86,6 +86,45 @@ pub fn parse(text: &str, file: &str) -> Result<Parsed, ConfigErrors> {
         })
     } else {
         Err(ConfigErrors { errors, warnings })
+    }
+}
+
+/// A file of corosync's `uidgid.d/` directory: `uidgid {}` sections only, so none of the
+/// cross-field rules of a whole configuration apply. Other sections are an error.
+pub fn parse_uidgid(text: &str, file: &str) -> Result<UidGid, ConfigErrors> {
+    let mut diagnostics = Diagnostics::new(file);
+    let root = tree::build(text, &mut diagnostics);
+    let lowered = lower::lower(&root, &mut diagnostics);
+    let mut only_uidgid = lowered.config.clone();
+    only_uidgid.uidgid = UidGid::default();
+    if only_uidgid != Config::default() {
+        diagnostics.error(
+            diagnostic::Span::START,
+            "",
+            "only uidgid {} sections belong in a uidgid.d file",
+        );
+    }
+    let (errors, warnings) = diagnostics.into_sorted();
+    if errors.is_empty() {
+        Ok(lowered.config.uidgid)
+    } else {
+        Err(ConfigErrors { errors, warnings })
+    }
+}
+
+#[cfg(test)]
+mod uidgid_tests {
+    use super::*;
+
+    #[test]
+    fn uidgid_files_hold_only_uidgid_sections() {
+        let u = parse_uidgid("uidgid {\n  uid: 1000\n  gid: haclient\n}\n", "x").unwrap();
+        assert_eq!(u.uids, vec![Account::Id(1000)]);
+        assert_eq!(u.gids, vec![Account::Name("haclient".into())]);
+        let e = parse_uidgid("totem {\n  token: 5000\n}\n", "y").unwrap_err();
+        assert!(e.to_string().contains("only uidgid"), "{e}");
+        let e = parse_uidgid("uidgid {\n  uid: -\n}\n", "z").unwrap_err();
+        assert!(e.to_string().starts_with("z:2:"), "{e}");
     }
 }
 

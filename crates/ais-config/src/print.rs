@@ -5,7 +5,9 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::config::{Account, Config, Interface, LoggerSubsys, Node, ProcessPriority, TieBreaker};
+use crate::config::{
+    Account, Config, Interface, IpcType, LoggerSubsys, Node, ProcessPriority, TieBreaker,
+};
 
 impl Config {
     /// corosync.conf text for this configuration, tab-indented.
@@ -135,6 +137,13 @@ impl Config {
             }),
         );
         out.opt("ipc_prefix", s.ipc_prefix.as_deref().map(quoted));
+        out.key(
+            "qb_ipc_type",
+            match s.ipc_type {
+                IpcType::Shm => "native",
+                IpcType::Socket => "socket",
+            },
+        );
         out.close();
     }
 }

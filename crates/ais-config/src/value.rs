@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use crate::config::{Account, NodeAddr, ProcessPriority, TieBreaker};
+use crate::config::{Account, IpcType, NodeAddr, ProcessPriority, TieBreaker};
 
 /// What a value should have looked like: "milliseconds", "one of udpu, udp, knet".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,6 +169,15 @@ pub(crate) fn process_priority(text: &str) -> Read<ProcessPriority> {
             }
             _ => Err(Expected::new("max, min or a nice value from -20 to 19")),
         },
+    }
+}
+
+/// `system.qb_ipc_type`.
+pub(crate) fn ipc_type(text: &str) -> Read<IpcType> {
+    match text {
+        "native" | "shm" => Ok(IpcType::Shm),
+        "socket" => Ok(IpcType::Socket),
+        _ => Err(Expected::new("native, shm or socket")),
     }
 }
 

@@ -6,9 +6,10 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use ais_config::{
-    Account, Cipher, Config, DebugLevel, Hash, Interface, IpVersion, KnetTransport, LinkMode,
-    LogPriority, LoggerSubsys, Logging, MAX_LINKS, Node, NodeAddr, ProcessPriority, Quorum,
-    QuorumProvider, SyslogFacility, System, TieBreaker, Timestamp, Totem, Transport, UidGid, parse,
+    Account, Cipher, Config, DebugLevel, Hash, Interface, IpVersion, IpcType, KnetTransport,
+    LinkMode, LogPriority, LoggerSubsys, Logging, MAX_LINKS, Node, NodeAddr, ProcessPriority,
+    Quorum, QuorumProvider, SyslogFacility, System, TieBreaker, Timestamp, Totem, Transport,
+    UidGid, parse,
 };
 use proptest::collection::{btree_set, vec};
 use proptest::option;
@@ -355,17 +356,19 @@ fn system_and_uidgid() -> impl Strategy<Value = (System, UidGid)> {
             any::<bool>(),
             option::of(priority),
             option::of(text()),
+            prop_oneof![Just(IpcType::Shm), Just(IpcType::Socket)],
         ),
         vec(account.clone(), 0..3),
         vec(account, 0..3),
     )
         .prop_map(
-            |((state_dir, sched_rr, priority, ipc_prefix), uids, gids)| {
+            |((state_dir, sched_rr, priority, ipc_prefix, ipc_type), uids, gids)| {
                 let system = System {
                     state_dir,
                     sched_rr,
                     priority,
                     ipc_prefix,
+                    ipc_type,
                 };
                 (system, UidGid { uids, gids })
             },

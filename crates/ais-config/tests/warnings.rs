@@ -55,7 +55,6 @@ fn every_ignored_key_of_the_man_pages_is_listed() {
             "totem.knet_mtu",
             "totem.interface.broadcast",
             "logging.blackbox",
-            "system.qb_ipc_type",
             "system.move_to_root_cgroup",
             "system.allow_knet_handle_fallback",
             "resources.watchdog_device",

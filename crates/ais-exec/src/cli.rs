@@ -33,10 +33,6 @@ pub struct Args {
     /// With --local-cluster: stop after the demonstration instead of running on.
     #[arg(long, hide = true)]
     pub once: bool,
-    /// Multicast a small numbered test message every MS milliseconds and report what the
-    /// ring delivers (until client IPC exists, this is how the local cluster shows traffic).
-    #[arg(long, value_name = "MS", hide = true)]
-    pub demo_messages: Option<u64>,
     /// Prefix every log line with TAG.
     #[arg(long, value_name = "TAG", hide = true)]
     pub log_tag: Option<String>,

@@ -1,24 +1,38 @@
-//! The daemon's one thread: a mio loop that feeds packets, timeouts and signals to the
-//! transport and the Totem core, and carries out every output before the next input
-//! (STYLE §3). Network first, then timers.
+//! The daemon's one thread: a mio loop that feeds packets, timeouts, signals and client
+//! requests to the transport, the Totem core and the services, and carries out every output
+//! before the next input (STYLE §3). Network first, then timers, then clients.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use ais_totem::{ConfigChange, Dest, Output, Totem};
+use ais_ipc::{IpcServer, ServerEvent};
+use ais_services::{Effect, Services};
+use ais_totem::{ConfigChange, Dest, Order, Output, Totem};
 use ais_transport::{LinkEvent, Recipient, Transport};
-use ais_types::{Instant, NodeId};
+use ais_types::{ConnId, Instant, NodeId};
 use anyhow::Context;
 use bytes::Bytes;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 
+use crate::clients::AccessPolicy;
 use crate::clock::Clock;
-use crate::demo::Demo;
 use crate::state_dir::StateDir;
 
 /// The signal pipe's token; sockets take 0..socket_count.
 const SIGNALS: Token = Token(usize::MAX - 1);
+
+/// The first of the IPC server's tokens.
+const IPC_TOKENS: usize = 1 << 30;
+
+/// How soon the loop comes back to clients whose requests or events wait (the IPC server
+/// has no wake-up for a client that reads its shared-memory ring).
+const CLIENT_RETRY: Duration = Duration::from_millis(1);
+
+/// CPG clients are flow-controlled (TRY_AGAIN) once Totem's send queue holds this fraction
+/// of its limit, so local senders back off before the queue refuses anything.
+const FLOW_CONTROL_NUM: usize = 1;
+const FLOW_CONTROL_DEN: usize = 2;
 
 /// Everything the loop drives.
 pub(crate) struct Daemon {
@@ -29,7 +43,16 @@ pub(crate) struct Daemon {
     /// The effective token timeout: the loop warns when it was not scheduled for a large
     /// fraction of it, a top cause of spurious membership changes.
     pub(crate) token_timeout: Duration,
-    pub(crate) demo: Option<Demo>,
+    /// Totem's send-queue limit, in bytes.
+    pub(crate) send_queue_limit: usize,
+    pub(crate) ipc: IpcServer,
+    pub(crate) access: AccessPolicy,
+    pub(crate) services: Services,
+    /// Service multicasts Totem's queue could not take yet, in order.
+    pub(crate) pending: VecDeque<(Bytes, Order)>,
+    pub(crate) pending_bytes: usize,
+    /// The flow-control level CPG clients were last given.
+    pub(crate) flow_level: i32,
 }
 
 /// Why the loop ended.
@@ -43,6 +66,9 @@ impl Daemon {
     pub(crate) fn run(mut self) -> anyhow::Result<Exit> {
         let mut poll = Poll::new().context("cannot create the event loop")?;
         self.transport.register(poll.registry(), 0)?;
+        self.ipc
+            .register(poll.registry(), IPC_TOKENS)
+            .context("cannot register the IPC sockets")?;
         let mut signals = signal_hook_mio::v1_0::Signals::new([SIGTERM, SIGINT, SIGUSR1])
             .context("cannot install signal handlers")?;
         poll.registry()
@@ -59,10 +85,12 @@ impl Daemon {
         self.drain(now, &mut loopback)?;
         loop {
             let before = self.clock.now();
+            let clients_waiting =
+                (self.ipc.has_backlog() || !self.pending.is_empty()).then(|| before + CLIENT_RETRY);
             let deadline = [
                 self.totem.poll_timeout(),
                 self.transport.poll_timeout(),
-                self.demo.as_ref().map(Demo::next_send),
+                clients_waiting,
             ]
             .into_iter()
             .flatten()
@@ -105,6 +133,14 @@ impl Daemon {
                     }
                     continue;
                 }
+                if self.ipc.owns(event.token()) {
+                    let access = &self.access;
+                    self.ipc
+                        .handle_ready(poll.registry(), event, &mut |service, creds| {
+                            access.decide(service, creds)
+                        });
+                    continue;
+                }
                 if !ready.contains(&event.token().0) {
                     ready.push(event.token().0);
                 }
@@ -127,10 +163,8 @@ impl Daemon {
                 log_link_event(event);
             }
             self.totem.handle_timeout(now);
-            if let Some(demo) = &mut self.demo {
-                demo.handle_timeout(now, &mut self.totem);
-            }
             self.drain(now, &mut loopback)?;
+            self.serve_clients(now, poll.registry(), &mut loopback)?;
             let busy = self.clock.now().saturating_duration_since(now);
             if busy > stall_threshold {
                 tracing::warn!(
@@ -160,21 +194,114 @@ impl Daemon {
                         };
                         self.transport.send(to, &packet);
                     }
-                    Output::Deliver(delivery) => {
-                        if let Some(demo) = &mut self.demo {
-                            demo.on_deliver(now, &delivery);
-                        }
+                    Output::Deliver(delivery) => self.services.handle_delivery(&delivery),
+                    Output::Configuration(change) => {
+                        log_configuration(&change);
+                        self.services.handle_configuration(&change);
                     }
-                    Output::Configuration(change) => log_configuration(&change),
                     Output::Persist(seq) => self
                         .state
                         .persist_ring_seq(seq)
                         .context("cannot persist the ring sequence number")?,
                 }
             }
+            self.carry_out_effects();
+            let submitted = self.submit_pending(now);
             match loopback.pop_front() {
                 Some(packet) => self.totem.handle_packet(now, packet),
+                // A submission may have given Totem something to say: one more turn.
+                None if submitted => {}
                 None => return Ok(()),
+            }
+        }
+    }
+
+    /// Replies and events to clients; multicasts wait in `pending` for Totem.
+    fn carry_out_effects(&mut self) {
+        while let Some(effect) = self.services.poll_effect() {
+            match effect {
+                Effect::Multicast { payload, order } => {
+                    self.pending_bytes += payload.len();
+                    self.pending.push_back((payload, order));
+                }
+                Effect::Reply { conn, msg } => self.ipc.respond(ipc_conn(conn), &msg),
+                Effect::Event { conn, msg } => self.ipc.send_event(ipc_conn(conn), &msg),
+                Effect::Disconnect { conn } => self.ipc.disconnect(ipc_conn(conn)),
+            }
+        }
+    }
+
+    /// Hands waiting service multicasts to Totem while its queue has room; whether any
+    /// went.
+    fn submit_pending(&mut self, now: Instant) -> bool {
+        let mut submitted = false;
+        while let Some((payload, order)) = self.pending.front() {
+            let len = payload.len();
+            if self.totem.submit(now, payload.clone(), *order).is_err() {
+                break;
+            }
+            self.pending.pop_front();
+            self.pending_bytes -= len;
+            submitted = true;
+        }
+        submitted
+    }
+
+    /// Accepts, reads and answers clients, feeding their requests to the services.
+    fn serve_clients(
+        &mut self,
+        now: Instant,
+        registry: &mio::Registry,
+        loopback: &mut VecDeque<Bytes>,
+    ) -> anyhow::Result<()> {
+        if self.ipc.has_backlog() {
+            self.ipc.flush(registry);
+        }
+        while let Some(event) = self.ipc.poll_event() {
+            match event {
+                ServerEvent::Connected {
+                    conn,
+                    service,
+                    creds,
+                } => {
+                    tracing::debug!(
+                        "IPC client connected: {conn} service {service} pid {}",
+                        creds.pid
+                    );
+                    self.services
+                        .handle_connect(ConnId(conn.0), service, creds.pid);
+                }
+                ServerEvent::Request { conn, msg, .. } => {
+                    let room = self
+                        .send_queue_limit
+                        .saturating_sub(self.totem.send_queue_bytes() + self.pending_bytes);
+                    self.services.handle_request(ConnId(conn.0), &msg, room);
+                }
+                ServerEvent::Disconnected { conn, .. } => {
+                    tracing::debug!("IPC client disconnected: {conn}");
+                    self.services.handle_disconnect(ConnId(conn.0));
+                }
+            }
+            self.drain(now, loopback)?;
+        }
+        self.update_flow_control();
+        Ok(())
+    }
+
+    /// CPG clients stop sending (TRY_AGAIN in the library) during a sync and while Totem's
+    /// queue is over its high-water mark; level 2 blocks only libcpg, as corosync does.
+    fn update_flow_control(&mut self) {
+        let queued = self.totem.send_queue_bytes() + self.pending_bytes;
+        let high = self.send_queue_limit / FLOW_CONTROL_DEN * FLOW_CONTROL_NUM;
+        let level = if self.services.is_syncing() || queued > high {
+            2
+        } else {
+            0
+        };
+        if level != self.flow_level {
+            self.flow_level = level;
+            for service in 0..crate::clients::SERVICE_NAMES.len() {
+                self.ipc.set_flow_control(service, level);
             }
         }
     }
@@ -186,7 +313,9 @@ impl Daemon {
             "stats: ring {} members {:?} | transport tx_packets={} tx_errors={} rx_packets={} \
              rx_totem={} rx_invalid_digest={} rx_malformed={} rx_duplicate={} rx_misdirected={} rx_stale_epoch={} \
              rx_unknown_node={} link_up={} link_down={} | totem delivered={} configurations={} \
-             rx_malformed={}",
+             rx_malformed={} | ipc connections={} accepted={} refused={} malformed={} \
+             disconnected_slow={} requests={} events={} | services held={} syncs={} \
+             syncs_aborted={}",
             self.totem.ring_id(),
             ids(self.totem.members()),
             t.tx_packets,
@@ -204,6 +333,16 @@ impl Daemon {
             s.delivered,
             s.configurations,
             s.rx_malformed,
+            self.ipc.connection_count(),
+            self.ipc.stats().accepted,
+            self.ipc.stats().refused,
+            self.ipc.stats().malformed,
+            self.ipc.stats().disconnected_slow,
+            self.ipc.stats().requests,
+            self.ipc.stats().events,
+            self.services.stats().held,
+            self.services.stats().syncs_completed,
+            self.services.stats().syncs_aborted,
         );
     }
 }
@@ -262,6 +401,11 @@ fn log_link_event(event: LinkEvent) {
             }
         }
     }
+}
+
+/// The IPC server's name for a client.
+fn ipc_conn(conn: ConnId) -> ais_ipc::ConnId {
+    ais_ipc::ConnId(conn.0)
 }
 
 fn ids(nodes: &[NodeId]) -> String {

@@ -7,8 +7,8 @@
 //! `local_cluster` runs a demonstration cluster on loopback.
 
 pub mod cli;
+mod clients;
 mod clock;
-mod demo;
 mod event_loop;
 mod local_cluster;
 mod logging;
@@ -16,7 +16,6 @@ mod setup;
 mod state_dir;
 
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Duration;
 
 use anyhow::Context;
 
@@ -83,12 +82,7 @@ fn run_foreground(args: &Args, loaded: setup::Loaded) -> anyhow::Result<ExitCode
     }
     let clock = clock::Clock::new();
     let now = clock.now();
-    let daemon = setup::build(
-        &loaded,
-        clock,
-        now,
-        args.demo_messages.map(Duration::from_millis),
-    )?;
+    let daemon = setup::build(&loaded, clock, now)?;
     setup::apply_system_settings(&loaded.config);
     match daemon.run()? {
         event_loop::Exit::Signal => Ok(ExitCode::SUCCESS),

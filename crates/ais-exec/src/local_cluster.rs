@@ -102,8 +102,7 @@ impl Cluster {
             "the ring formed: {count} members, {:.2} s after start",
             start.elapsed().as_secs_f64()
         ));
-        say("every node multicasts a numbered message every 200 ms; watch the demo reports");
-        if !self.pump_for(Duration::from_secs(4)) {
+        if !self.pump_for(Duration::from_secs(1)) {
             return Ok(ExitCode::SUCCESS);
         }
         let victim = self.nodes.len() - 1;
@@ -148,7 +147,6 @@ impl Cluster {
             .arg("-f")
             .arg("-c")
             .arg(&node.config)
-            .args(["--demo-messages", "200"])
             .args(["--log-tag", &format!("[node {}]", node.id)])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -267,6 +265,11 @@ fn write_key(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The IPC name prefix of node `id` of the local cluster on `port`.
+pub(crate) fn ipc_prefix(port: u16, id: u32) -> String {
+    format!("ais-{port}-n{id}-")
+}
+
 fn node_config(id: u32, count: u32, port: u16, dir: &Path, key: &Path) -> String {
     let mut nodes = String::new();
     for n in 1..=count {
@@ -300,10 +303,14 @@ logging {{
 }}
 system {{
     state_dir: {state}
+    # Several daemons share this host's IPC names: each takes its own prefix. Clients
+    # choose one with AIS_IPC_PREFIX or --ipc-prefix.
+    ipc_prefix: {prefix}
 }}
 ",
         key = key.display(),
         state = dir.join(format!("node{id}")).display(),
+        prefix = ipc_prefix(port, id),
     )
 }
 

@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use ais_config::{Config, CryptoMode as ConfigCrypto, NodeAddr};
 use ais_totem::{Persisted, Totem};
@@ -14,8 +13,8 @@ use ais_transport::{LinkConfig, LinkMode, Multicast, PeerConfig, Transport, Tran
 use ais_types::{Instant, NodeId};
 use anyhow::{Context, bail};
 
+use crate::clients::{self, AccessPolicy};
 use crate::clock::{self, Clock};
-use crate::demo::Demo;
 use crate::event_loop::Daemon;
 use crate::logging::LogSettings;
 use crate::state_dir::StateDir;
@@ -108,12 +107,7 @@ pub(crate) fn log_settings(config: &Config) -> LogSettings {
 }
 
 /// Opens the state directory, the key and the sockets, and starts Totem.
-pub(crate) fn build(
-    loaded: &Loaded,
-    clock: Clock,
-    now: Instant,
-    demo: Option<Duration>,
-) -> anyhow::Result<Daemon> {
+pub(crate) fn build(loaded: &Loaded, clock: Clock, now: Instant) -> anyhow::Result<Daemon> {
     let config = &loaded.config;
     let resolved = resolve_nodelist(config)?;
     let (me, my_addrs) = if config.nodelist.is_empty() {
@@ -256,14 +250,41 @@ pub(crate) fn build(
         crypto = ?transport.crypto_mode(),
         "node {me} starting; state directory {state_dir}"
     );
+    let send_queue_limit = totem_config.max_send_queue_bytes;
+    // What cfg reports as each node's addresses: the configured ones, link 0 first.
+    let mut node_addrs: std::collections::BTreeMap<NodeId, Vec<IpAddr>> = resolved
+        .iter()
+        .map(|(id, addrs)| (NodeId(*id), addrs.iter().flatten().copied().collect()))
+        .collect();
+    node_addrs
+        .entry(NodeId(me))
+        .or_insert_with(|| my_addrs.iter().flatten().copied().collect());
     let totem = Totem::new(totem_config, persisted, now);
+    let ipc_config = clients::server_config(config);
+    let prefix = ipc_config.prefix.clone();
+    let mode = ipc_config.mode;
+    let ipc = ais_ipc::IpcServer::bind(ipc_config).context("cannot serve client IPC")?;
+    tracing::info!(
+        "serving clients on IPC names {} ({mode:?})",
+        clients::SERVICE_NAMES
+            .iter()
+            .map(|s| format!("{prefix}{s}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(Daemon {
         totem,
         transport,
         state,
         clock,
         token_timeout: token,
-        demo: demo.map(|interval| Demo::new(interval, now)),
+        send_queue_limit,
+        ipc,
+        access: AccessPolicy::new(config, Path::new(clients::UIDGID_DIR)),
+        services: ais_services::Services::standard(NodeId(me), node_addrs),
+        pending: std::collections::VecDeque::new(),
+        pending_bytes: 0,
+        flow_level: 0,
     })
 }
 

@@ -17,7 +17,6 @@ fn the_local_cluster_demonstration_runs_to_the_end() {
     );
     for step in [
         "the ring formed: 3 members",
-        "demo: delivered",
         "SIGKILL node 3",
         "the survivors re-formed the ring without node 3",
         "node 3 rejoined: 3 members again",

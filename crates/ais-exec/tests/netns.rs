@@ -8,138 +8,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
+use common::lab::Lab;
 use common::{Cluster, Layout};
-
-/// A switch namespace with one bridge per link and `hosts` host namespaces.
-struct Lab {
-    prefix: String,
-    hosts: u32,
-}
-
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn must(args: &[&str]) {
-    assert!(ip(args), "ip {} failed", args.join(" "));
-}
-
-impl Lab {
-    /// Builds the lab, or says why it cannot and returns None.
-    fn new(tag: &str, hosts: u32, links: u32) -> Option<Self> {
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("SKIPPED: network-namespace tests need root (ip netns, veth, bridges)");
-            return None;
-        }
-        let prefix = format!("ais{tag}{}", std::process::id() % 100_000);
-        let sw = format!("{prefix}sw");
-        // Namespaces left by a crashed earlier run with the same pid would make `add` fail.
-        for h in 1..=hosts {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &format!("{prefix}h{h}")])
-                .stderr(std::process::Stdio::null())
-                .status();
-        }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &sw])
-            .stderr(std::process::Stdio::null())
-            .status();
-        if !ip(&["netns", "add", &sw]) {
-            eprintln!("SKIPPED: `ip netns add` is not permitted here");
-            return None;
-        }
-        let lab = Self { prefix, hosts };
-        for link in 0..links {
-            let br = format!("br{link}");
-            must(&["-n", &sw, "link", "add", &br, "type", "bridge"]);
-            // Flood multicast: no IGMP querier lives on this little switch.
-            must(&[
-                "-n",
-                &sw,
-                "link",
-                "set",
-                &br,
-                "type",
-                "bridge",
-                "mcast_snooping",
-                "0",
-            ]);
-            must(&["-n", &sw, "link", "set", &br, "up"]);
-        }
-        for h in 1..=hosts {
-            let ns = lab.host(h);
-            must(&["netns", "add", &ns]);
-            must(&["-n", &ns, "link", "set", "lo", "up"]);
-            for link in 0..links {
-                let port = format!("h{h}l{link}");
-                let eth = format!("eth{link}");
-                must(&[
-                    "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", &eth, "netns",
-                    &ns,
-                ]);
-                must(&[
-                    "-n",
-                    &sw,
-                    "link",
-                    "set",
-                    &port,
-                    "master",
-                    &format!("br{link}"),
-                    "up",
-                ]);
-                must(&[
-                    "-n",
-                    &ns,
-                    "addr",
-                    "add",
-                    &format!("10.77.{link}.{h}/24"),
-                    "dev",
-                    &eth,
-                ]);
-                let v6 = format!("fd77:{link}::{h}/64");
-                must(&["-n", &ns, "addr", "add", &v6, "dev", &eth, "nodad"]);
-                must(&["-n", &ns, "link", "set", &eth, "up"]);
-            }
-            must(&["-n", &ns, "route", "add", "224.0.0.0/4", "dev", "eth0"]);
-        }
-        Some(lab)
-    }
-
-    fn host(&self, h: u32) -> String {
-        format!("{}h{h}", self.prefix)
-    }
-
-    fn set_link(&self, h: u32, link: u32, up: bool) {
-        must(&[
-            "-n",
-            &self.host(h),
-            "link",
-            "set",
-            &format!("eth{link}"),
-            if up { "up" } else { "down" },
-        ]);
-    }
-
-    fn start(&self, c: &mut Cluster, h: u32) {
-        let ns = self.host(h);
-        c.start_with(h, &["ip", "netns", "exec", &ns]);
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for h in 1..=self.hosts {
-            ip(&["netns", "del", &self.host(h)]);
-        }
-        ip(&["netns", "del", &format!("{}sw", self.prefix)]);
-    }
-}
 
 fn link0(n: u32) -> String {
     format!("10.77.0.{n}")
@@ -164,6 +36,9 @@ fn hosts_layout(count: u32) -> Layout {
         addr1: None,
         // Each host finds its own nodelist entry by its interface addresses.
         explicit_nodeid: false,
+        // Each host has its own abstract socket names: corosync's, as clients expect.
+        ipc_prefixed: false,
+        ipc_type: "native",
     }
 }
 

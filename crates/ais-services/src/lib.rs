@@ -24,6 +24,7 @@
 //! they always meet the synchronized state ("application messages wait until sync ends").
 //! Sync messages carry the ring they were sent for; those of an older ring are ignored.
 
+pub mod cfg;
 pub mod cpg;
 mod envelope;
 mod sync;
@@ -35,6 +36,7 @@ use ais_types::{ConnId, NodeId, RingId};
 use ais_wire::Order;
 use bytes::Bytes;
 
+pub use cfg::Cfg;
 pub use cpg::Cpg;
 
 use crate::envelope::{Class, Envelope};
@@ -46,6 +48,8 @@ use crate::sync::Sync;
 pub struct ServiceId(pub u8);
 
 impl ServiceId {
+    /// cfg, corosync's `CFG_SERVICE` (1).
+    pub const CFG: Self = Self(1);
     /// CPG, corosync's `CPG_SERVICE` (2).
     pub const CPG: Self = Self(2);
     /// The sync layer's own barrier messages.
@@ -218,10 +222,17 @@ impl Services {
         }
     }
 
-    /// The services this build runs: CPG.
-    pub fn standard(me: NodeId) -> Self {
-        Self::new(me, vec![Box::new(Cpg::new(me))])
+    /// The services this build runs, in [`Services::STANDARD_NAMES`] order: CPG, and the
+    /// part of cfg that CPG's tools use; `addrs` are every configured node's addresses.
+    pub fn standard(me: NodeId, addrs: BTreeMap<NodeId, Vec<std::net::IpAddr>>) -> Self {
+        Self::new(
+            me,
+            vec![Box::new(Cpg::new(me)), Box::new(Cfg::new(me, addrs))],
+        )
     }
+
+    /// The IPC names of [`Services::standard`]'s engines, by index.
+    pub const STANDARD_NAMES: [&'static str; 2] = ["cpg", "cfg"];
 
     /// The index of the engine with id `id`, the name the IPC layer knows it by.
     pub fn index_of(&self, id: ServiceId) -> Option<usize> {

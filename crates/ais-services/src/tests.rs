@@ -53,7 +53,7 @@ impl Ring {
             ring.nodes.insert(
                 NodeId(id),
                 Node {
-                    services: Services::standard(NodeId(id)),
+                    services: Services::standard(NodeId(id), BTreeMap::new()),
                     outbox: Vec::new(),
                     replies: Vec::new(),
                     events: Vec::new(),
@@ -293,7 +293,9 @@ fn join_mcast_leave_on_one_node() {
         r.confchgs(1, 10).last().unwrap(),
         &(vec![], vec![(1, 10, CpgReason::Leave)], vec![])
     );
-    assert!(r.node(1).services.digests() == Services::standard(NodeId(1)).digests());
+    assert!(
+        r.node(1).services.digests() == Services::standard(NodeId(1), BTreeMap::new()).digests()
+    );
 }
 
 #[test]

@@ -69,7 +69,7 @@ impl NodeServices {
     /// Fresh services for node `id` (after a boot or restart everything local is gone).
     pub fn new(id: NodeId, inc: u32) -> Self {
         Self {
-            services: Services::standard(id),
+            services: Services::standard(id, BTreeMap::new()),
             clients: Vec::new(),
             pending: VecDeque::new(),
             next_conn: u64::from(inc) << 32,

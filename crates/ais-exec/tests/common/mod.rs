@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process};
 
+pub mod lab;
+
 /// How long any one expected event may take before the test fails: generous, because CI
 /// machines are small; the events themselves take milliseconds to a few seconds.
 pub const PATIENCE: Duration = Duration::from_secs(60);
@@ -44,6 +46,10 @@ pub struct Layout {
     /// Write `totem { nodeid }`: needed when several nodes share a host; real hosts find
     /// their entry by their interface addresses.
     pub explicit_nodeid: bool,
+    /// Give each node its own IPC name prefix: needed when several nodes share a host.
+    pub ipc_prefixed: bool,
+    /// `system.qb_ipc_type`.
+    pub ipc_type: &'static str,
 }
 
 impl Layout {
@@ -58,6 +64,8 @@ impl Layout {
             interface_extra: String::new(),
             addr1: None,
             explicit_nodeid: true,
+            ipc_prefixed: true,
+            ipc_type: "native",
         }
     }
 }
@@ -85,6 +93,12 @@ impl Cluster {
             cluster.write_config(id, layout, &cluster.key());
         }
         cluster
+    }
+
+    /// Node `id`'s IPC name prefix in a loopback layout: unique per test cluster.
+    pub fn ipc_prefix(&self, id: u32) -> String {
+        let dir = self.dir.path().file_name().unwrap().to_string_lossy();
+        format!("{dir}-n{id}-")
     }
 
     pub fn key(&self) -> PathBuf {
@@ -119,7 +133,7 @@ impl Cluster {
             "totem {{\n    version: 2\n    cluster_name: test\n{nodeid}    token: {token}\n    \
              keyfile: {key}\n{extra}    interface {{\n        linknumber: 0\n        mcastport: {port}\n{iface}    }}\n{link1}}}\n\
              nodelist {{\n{nodes}}}\nlogging {{\n    to_stderr: yes\n    timestamp: on\n}}\n\
-             system {{\n    state_dir: {state}\n}}\n",
+             system {{\n    state_dir: {state}\n{ipc}    qb_ipc_type: {ipc_type}\n}}\n",
             token = layout.token_ms,
             key = key.display(),
             nodeid = if layout.explicit_nodeid {
@@ -131,6 +145,12 @@ impl Cluster {
             iface = layout.interface_extra,
             port = layout.port,
             state = self.dir.path().join(format!("state{id}")).display(),
+            ipc = if layout.ipc_prefixed {
+                format!("    ipc_prefix: {}\n", self.ipc_prefix(id))
+            } else {
+                String::new()
+            },
+            ipc_type = layout.ipc_type,
         );
         std::fs::write(self.config(id), text).unwrap();
     }

@@ -20,6 +20,7 @@
 //! - No message a type can hold encodes to more than [`IPC_MSG_SIZE_MAX`] bytes: names,
 //!   lists and payloads are bounded by their constructors, so encoding cannot fail.
 
+mod cfg;
 mod cpg;
 mod libqb;
 #[cfg(test)]
@@ -27,6 +28,9 @@ mod tests;
 
 use std::fmt;
 
+pub use cfg::{
+    CFG_ADDRS_MAX, CfgRequest, CfgResponse, cfg_request_id, cfg_response_id, cfg_response_id_for,
+};
 pub use cpg::{
     CPG_FRAGMENT_MAX, CPG_MCAST_PAYLOAD_MAX, CPG_NAME_MAX, ConfchgEvent, CpgAddress, CpgEvent,
     CpgName, CpgPayload, CpgReason, CpgRequest, CpgResponse, DeliverEvent, FragmentKind, Guarantee,
@@ -361,6 +365,7 @@ pub mod fuzzing {
         if let Ok(m) = ConnectionResponse::decode(data) {
             assert_eq!(ConnectionResponse::decode(&m.to_vec()), Ok(m));
         }
+        let _ = super::CfgRequest::decode(data);
         if let Ok(m) = CpgRequest::decode(data) {
             assert_eq!(CpgRequest::decode(&m.to_vec()), Ok(m));
         }

@@ -1,0 +1,163 @@
+//! Unmodified corosync clients against `aisexec`: Debian's `corosync-cpgtool`, and a program
+//! of ours built against Debian's libcpg (`tests/c/cpg_order.c`), on three real hosts
+//! (network namespaces), in both IPC modes. Each host runs one daemon under corosync's own
+//! IPC names, as a real cluster does.
+//!
+//! Needs root, `ip netns`, a C compiler and libcpg's headers (Debian's `libcpg-dev`); skips
+//! with a message otherwise.
+
+#![allow(clippy::disallowed_methods)] // Tests spawn processes and read the clock.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use common::lab::Lab;
+use common::{Cluster, Layout};
+
+fn hosts_layout(ipc_type: &'static str) -> Layout {
+    Layout {
+        count: 3,
+        addr: |n| format!("10.77.0.{n}"),
+        port: 5405,
+        token_ms: 1000,
+        totem_extra: String::new(),
+        interface_extra: String::new(),
+        addr1: None,
+        explicit_nodeid: false,
+        ipc_prefixed: false,
+        ipc_type,
+    }
+}
+
+/// Builds `cpg_order` against the system's libcpg, or says why it cannot.
+fn build_cpg_order(dir: &Path) -> Option<PathBuf> {
+    if !Path::new("/usr/include/corosync/cpg.h").exists() {
+        eprintln!("SKIPPED: libcpg headers missing (apt-get install libcpg-dev)");
+        return None;
+    }
+    let out = dir.join("cpg_order");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/cpg_order.c");
+    let status = Command::new("cc")
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .arg("-lcpg")
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cpg_order.c does not build");
+    Some(out)
+}
+
+fn in_host(lab: &Lab, h: u32, program: &Path, args: &[&str]) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", &lab.host(h)])
+        .arg(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start a client")
+}
+
+fn finish(child: Child) -> String {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    assert!(
+        status.success(),
+        "client failed ({status}): {stdout}{}",
+        String::from_utf8_lossy(&stderr)
+    );
+    stdout
+}
+
+/// Three hosts, one daemon each in `ipc_type` mode: libcpg clients on every host join one
+/// group, `corosync-cpgtool` lists it, every client multicasts, and all deliver the same
+/// sequence.
+fn libcpg_clients_agree(tag: &str, ipc_type: &'static str) {
+    let Some(lab) = Lab::new(tag, 3, 1) else {
+        return;
+    };
+    let mut c = Cluster::new(&hosts_layout(ipc_type));
+    let Some(cpg_order) = build_cpg_order(c.dir.path()) else {
+        return;
+    };
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+
+    // Two clients join and wait for a third member: the group is visible meanwhile.
+    let count = "3000";
+    let first: Vec<Child> = (1..=2)
+        .map(|h| in_host(&lab, h, &cpg_order, &["ordertest", "3", count, "200"]))
+        .collect();
+    let cpgtool = Path::new("/usr/sbin/corosync-cpgtool");
+    if cpgtool.exists() {
+        let mut listed = String::new();
+        for _ in 0..100 {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &lab.host(3)])
+                .arg(cpgtool)
+                .output()
+                .unwrap();
+            listed = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "corosync-cpgtool failed: {listed}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            if listed.matches("ordertest").count() == 1 && members_listed(&listed) == 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert!(listed.contains("ordertest"), "{listed}");
+        assert_eq!(members_listed(&listed), 2, "{listed}");
+    } else {
+        eprintln!("corosync-cpgtool not installed: listing not checked");
+    }
+    let third = in_host(&lab, 3, &cpg_order, &["ordertest", "3", count, "200"]);
+    let mut results: Vec<String> = first.into_iter().map(finish).collect();
+    results.push(finish(third));
+    for r in &results {
+        assert!(r.contains("delivered=9000 senders=3"), "{r}");
+        assert!(r.contains("fifo=ok"), "{r}");
+    }
+    assert_eq!(
+        results[0], results[1],
+        "nodes 1 and 2 delivered different sequences"
+    );
+    assert_eq!(
+        results[0], results[2],
+        "nodes 1 and 3 delivered different sequences"
+    );
+}
+
+/// Member lines of corosync-cpgtool's listing: they start with spaces and a pid.
+fn members_listed(listing: &str) -> usize {
+    listing
+        .lines()
+        .filter(|l| {
+            l.starts_with(char::is_whitespace)
+                && l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.parse::<u32>().is_ok())
+        })
+        .count()
+}
+
+#[test]
+fn libcpg_clients_deliver_one_order_over_shared_memory() {
+    libcpg_clients_agree("cs", "native");
+}
+
+#[test]
+fn libcpg_clients_deliver_one_order_over_sockets() {
+    libcpg_clients_agree("ck", "socket");
+}
