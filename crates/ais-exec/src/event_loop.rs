@@ -257,6 +257,7 @@ impl Daemon {
         if self.ipc.has_backlog() {
             self.ipc.flush(registry);
         }
+        let slow_before = self.ipc.stats().disconnected_slow;
         while let Some(event) = self.ipc.poll_event() {
             match event {
                 ServerEvent::Connected {
@@ -283,6 +284,9 @@ impl Daemon {
                 }
             }
             self.drain(now, loopback)?;
+        }
+        if self.ipc.stats().disconnected_slow > slow_before {
+            release_freed_memory();
         }
         self.update_flow_control();
         Ok(())
@@ -400,6 +404,16 @@ fn log_link_event(event: LinkEvent) {
                 tracing::warn!("link {link} to node {node} is down; node {node} has no link up");
             }
         }
+    }
+}
+
+/// A client dropped for not reading its events left up to its queue limit (64 MiB) of
+/// small freed blocks in the heap; glibc keeps them mapped unless asked. Rare, so cheap.
+fn release_freed_memory() {
+    // SAFETY: malloc_trim only walks and trims the allocator's own free lists; it takes no
+    // pointers of ours and is safe to call at any time from the thread that allocates.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use rustix::process::{Pid, Signal, kill_process};
+
+use ais_tools::bench::BenchArgs;
 
 use crate::cli::Args;
 
@@ -102,8 +105,15 @@ impl Cluster {
             "the ring formed: {count} members, {:.2} s after start",
             start.elapsed().as_secs_f64()
         ));
-        if !self.pump_for(Duration::from_secs(1)) {
-            return Ok(ExitCode::SUCCESS);
+        for node in &self.nodes {
+            say(&format!(
+                "node {}: clients reach it with AIS_IPC_PREFIX={} (e.g. ais-cpgtool)",
+                node.id,
+                ipc_prefix(args.port, node.id)
+            ));
+        }
+        if !self.bench(args)? {
+            return Ok(ExitCode::from(1));
         }
         let victim = self.nodes.len() - 1;
         let victim_id = self.nodes[victim].id;
@@ -141,9 +151,64 @@ impl Cluster {
         Ok(ExitCode::SUCCESS)
     }
 
+    /// A short `ais-bench`: one CPG client per daemon, all sending; every client checks
+    /// that all delivered the same messages in the same order. Log lines are forwarded
+    /// meanwhile. False if the check failed.
+    fn bench(&mut self, args: &Args) -> anyhow::Result<bool> {
+        say(
+            "ais-bench: a CPG client on every node multicasts for 1 s per message size; every \
+             client checks one agreed order and no loss",
+        );
+        let bench = BenchArgs {
+            ipc_prefix: self
+                .nodes
+                .iter()
+                .map(|n| ipc_prefix(args.port, n.id))
+                .collect(),
+            sizes: vec![64, 1024, 8192, 65536],
+            senders: None,
+            members: None,
+            duration: 1.0,
+            latency: false,
+            interval_ms: 1,
+            count: 0,
+            group: "ais-local-cluster".to_owned(),
+            json: false,
+            quiet: true,
+        };
+        let running = std::thread::spawn(move || ais_tools::bench::measure(&bench));
+        while !running.is_finished() {
+            if !self.pump_for(Duration::from_millis(200)) {
+                return Ok(true);
+            }
+        }
+        let outcome = running
+            .join()
+            .map_err(|_| anyhow::anyhow!("ais-bench panicked"))??;
+        if let Some(rows) = &outcome.rows {
+            print!("{}", ais_tools::bench::table(rows));
+        }
+        for e in &outcome.errors {
+            say(&format!("ais-bench failed: {e:#}"));
+        }
+        if outcome.ok() {
+            say("ais-bench: every node delivered the same messages in the same order");
+        }
+        Ok(outcome.ok())
+    }
+
     fn spawn(&mut self, i: usize) -> anyhow::Result<()> {
         let node = &mut self.nodes[i];
-        let mut child = Command::new(&self.exe)
+        let mut command = Command::new(&self.exe);
+        // SAFETY: between fork and exec only async-signal-safe prctl(2) runs; it touches no
+        // memory of the parent. The daemons then die with this supervisor, even on SIGKILL.
+        unsafe {
+            command.pre_exec(|| {
+                rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
+                Ok(())
+            });
+        }
+        let mut child = command
             .arg("-f")
             .arg("-c")
             .arg(&node.config)

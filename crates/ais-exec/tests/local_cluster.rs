@@ -17,6 +17,7 @@ fn the_local_cluster_demonstration_runs_to_the_end() {
     );
     for step in [
         "the ring formed: 3 members",
+        "ais-bench: every node delivered the same messages in the same order",
         "SIGKILL node 3",
         "the survivors re-formed the ring without node 3",
         "node 3 rejoined: 3 members again",

@@ -558,8 +558,8 @@ impl IpcServer {
             service,
             creds,
         });
-        info!(conn = %id, service = %self.config.services[service], pid = creds.pid,
-              "IPC client connected");
+        debug!(conn = %id, service = %self.config.services[service], pid = creds.pid,
+               "IPC client connected");
         // SHM clients may have written requests already.
         conn.more_requests = true;
         self.pump(id);

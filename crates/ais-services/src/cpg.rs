@@ -23,8 +23,8 @@ use ais_types::{ConnId, NodeId, RingId};
 use ais_wire::Order;
 use ais_wire::ipc::{
     ConfchgEvent, CpgAddress, CpgEvent, CpgName, CpgPayload, CpgReason, CpgRequest, CpgResponse,
-    CsStatus, DeliverEvent, Guarantee, IterationDescription, IterationHandle, IterationType,
-    MemberList, PartialDeliverEvent, PartialFragment, TotemConfchgEvent,
+    CsStatus, DeliverEvent, Guarantee, IpcDecodeError, IterationDescription, IterationHandle,
+    IterationType, MemberList, PartialDeliverEvent, PartialFragment, TotemConfchgEvent,
 };
 use bytes::Bytes;
 
@@ -479,6 +479,15 @@ impl Service for Cpg {
     fn request(&mut self, fx: &mut Effects<'_>, conn: ConnId, msg: &[u8], room: usize) {
         let request = match CpgRequest::decode(msg) {
             Ok(request) => request,
+            // corosync's dispatcher answers an unknown request id with a bare id-0 response,
+            // INVALID_PARAM (zero-copy requests included: not implemented here).
+            Err(IpcDecodeError::UnknownId { .. }) => {
+                fx.reply(
+                    conn,
+                    CpgResponse::Join(CsStatus::ERR_INVALID_PARAM).to_vec(),
+                );
+                return;
+            }
             Err(e) => {
                 self.stats.bad_requests += 1;
                 tracing::warn!(%conn, "CPG client sent a bad request ({e}); disconnecting it");
