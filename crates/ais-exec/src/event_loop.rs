@@ -285,6 +285,7 @@ impl Daemon {
             }
             self.drain(now, loopback)?;
         }
+        self.ipc.flush_notifications();
         if self.ipc.stats().disconnected_slow > slow_before {
             release_freed_memory();
         }

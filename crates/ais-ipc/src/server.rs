@@ -174,6 +174,8 @@ pub struct IpcServer {
     next_conn: u64,
     flow_control: Vec<i32>,
     out: Out,
+    /// Connections with events written since the last `flush_notifications`.
+    notify_pending: Vec<ConnId>,
     server_pid: u32,
     /// Root can chown the per-connection files to the client.
     root: bool,
@@ -228,6 +230,7 @@ impl IpcServer {
                 stats: IpcStats::default(),
                 scratch: Vec::new(),
             },
+            notify_pending: Vec::new(),
             server_pid,
             root,
         })
@@ -318,7 +321,28 @@ impl IpcServer {
             return;
         };
         let result = c.queue_event(msg, limit, &mut self.out);
+        if result.is_ok() && !c.notify_pending {
+            c.notify_pending = true;
+            self.notify_pending.push(conn);
+        }
         self.finish(conn, result);
+    }
+
+    /// Sends the wake-up bytes (SHM: one per event) for every event written since the last
+    /// call: one `send` per client per loop iteration instead of one per event. The daemon
+    /// calls it once its outputs are carried out, before it polls again.
+    pub fn flush_notifications(&mut self) {
+        for id in std::mem::take(&mut self.notify_pending) {
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            c.notify_pending = false;
+            let result = match &mut c.phase {
+                Phase::Open(channel) => channel.send_notifications(&c.setup),
+                Phase::Handshake { .. } => Ok(()),
+            };
+            self.finish(id, result);
+        }
     }
 
     /// Closes a connection (e.g. after FINALIZE); reports `Disconnected`.
@@ -454,6 +478,7 @@ impl IpcServer {
                 queued_event_bytes: 0,
                 more_requests: false,
                 setup_more: true,
+                notify_pending: false,
             },
         );
         // Registration reports data that is already there; nothing else to do now.
@@ -781,6 +806,8 @@ struct Conn {
     more_requests: bool,
     /// The setup socket may hold unread bytes.
     setup_more: bool,
+    /// Listed in the server's `notify_pending`.
+    notify_pending: bool,
 }
 
 #[allow(clippy::large_enum_variant, reason = "one per connection")]
@@ -823,11 +850,12 @@ impl Conn {
             self.responses.pop_front();
         }
         while let Some(msg) = self.events.front() {
-            if !channel.send_event(msg, &self.setup, out)? {
+            if !channel.send_event(msg, out)? {
                 break;
             }
             self.queued_event_bytes -= msg.len();
             self.events.pop_front();
+            channel.send_notifications(&self.setup)?;
         }
         if self.more_requests && self.responses.is_empty() {
             self.read_requests(out)?;
@@ -891,7 +919,7 @@ impl Conn {
                 msg.len()
             )));
         }
-        if self.events.is_empty() && channel.send_event(msg, &self.setup, out)? {
+        if self.events.is_empty() && channel.send_event(msg, out)? {
             return Ok(());
         }
         if self.queued_event_bytes + msg.len() > limit {
@@ -1088,7 +1116,8 @@ impl Channel {
     }
 
     /// `Ok(false)` when the channel is full.
-    fn send_event(&mut self, msg: &[u8], setup: &UnixStream, out: &mut Out) -> Result<bool, Close> {
+    /// The wake-up byte is owed, not sent: `send_notifications` sends what is owed.
+    fn send_event(&mut self, msg: &[u8], out: &mut Out) -> Result<bool, Close> {
         let sent = match self {
             Self::Shm(shm) => {
                 let sent = ring_write(&mut shm.event, msg)?;
@@ -1103,7 +1132,6 @@ impl Channel {
         };
         if sent {
             out.stats.events += 1;
-            self.send_notifications(setup)?;
         }
         Ok(sent)
     }

@@ -301,13 +301,47 @@ impl Totem {
         }
     }
 
+    /// A message was queued while I hold the idle ring's token: sequence it now, on the
+    /// token in my hands, instead of passing the token on empty and waiting a whole rotation
+    /// for it to come back. The token already carries my visit (its aru, my token_seq);
+    /// this only adds frames, exactly as if they had been queued a moment before it came.
+    fn send_on_held_token(&mut self, now: Instant) {
+        let Some(mut t) = self.tok.held.take() else {
+            return;
+        };
+        self.timers.stop(Timer::TokenHoldRetransmit);
+        let budget = self.frame_budget();
+        let cbl = self.send.backlog_frames(budget);
+        let mut allowed = self.fcc_calculate(&t, cbl);
+        if t.seq
+            >= (self.ring.released + SORT_WINDOW).saturating_sub(u64::from(self.config.window_size))
+        {
+            allowed = 0;
+        }
+        let sent = self.originate(&mut t, allowed, budget, false);
+        t.fcc = t.fcc.saturating_add(sent);
+        self.tok.trc += sent;
+        // The aru rule as on arrival: an idle ring's token had aru = seq, and my own new
+        // frames are the only ones above it, all of which I hold.
+        let my_aru = self.ring.aru;
+        if my_aru < t.aru || t.aru_addr == Some(self.me) || t.aru_addr.is_none() {
+            t.aru = my_aru;
+            t.aru_addr = if t.aru == t.seq { None } else { Some(self.me) };
+        }
+        if sent > 0 {
+            self.tok.seq_unchanged = 0;
+        }
+        self.forward_token(now, t);
+        self.deliver_ready();
+    }
+
     /// Something was queued: make sure the token comes by soon.
     pub(crate) fn request_token(&mut self, now: Instant) {
         if !matches!(self.state, State::Operational) {
             return;
         }
         if self.tok.held.is_some() {
-            self.release_held_token(now);
+            self.send_on_held_token(now);
         } else if self.tok.seq_unchanged > self.config.seqno_unchanged_const
             && !self.tok.hold_cancel_sent
         {

@@ -171,6 +171,7 @@ impl TestServer {
                         }
                         let _ = ev_tx.send(ev);
                     }
+                    server.flush_notifications();
                 }
             })
             .unwrap();

@@ -471,3 +471,35 @@ fn an_invalid_configuration_is_refused_with_its_reason() {
     config.join = Duration::ZERO;
     let _ = Totem::new(config, Persisted::default(), T0);
 }
+
+#[test]
+fn a_message_for_an_idle_ring_leaves_with_the_held_token_not_a_rotation_later() {
+    let mut c = formed(3);
+    // Idle long enough for the representative (node 1) to hold the token.
+    c.run_for(Duration::from_secs(2));
+    assert!(
+        c.run_until(Duration::from_secs(5), |c| c.nodes[0].tok.held.is_some()),
+        "the idle ring's token is held"
+    );
+    c.nodes[0]
+        .submit(c.now, Bytes::from_static(b"now"), Order::Agreed)
+        .unwrap();
+    let out = drain(&mut c.nodes[0]);
+    let frame = out
+        .iter()
+        .position(|o| matches!(o, Out::Sent(Dest::Ring, Packet::Mcast(_))));
+    let token = out
+        .iter()
+        .position(|o| matches!(o, Out::Sent(Dest::Node(_), Packet::Token(_))));
+    let delivered = out
+        .iter()
+        .position(|o| matches!(o, Out::Deliver(_, p) if p.as_ref() == b"now"));
+    assert!(
+        frame.is_some() && token.is_some() && frame < token,
+        "the frame, then the token that covers it, leave at once: {out:?}"
+    );
+    assert!(
+        delivered.is_some(),
+        "and the sender delivers it at once: {out:?}"
+    );
+}
