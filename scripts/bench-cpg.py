@@ -143,7 +143,13 @@ def run_hosts(lab, cpgperf, per_host_args):
     return results
 
 
-def tput(lab, cpgperf, size, senders, secs, rep, profile=None):
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def tput(lab, cpgperf, size, senders, secs, rep, profile=None, daemons=()):
     group = f"tp-{size}-{senders}-{rep}"
     args = [(h, ["tput", "-g", group, "-s", str(size), "-t", str(secs), "-n", str(senders), "-m", "3"]
              + (["-S"] if h <= senders else [])) for h in range(1, 4)]
@@ -152,13 +158,18 @@ def tput(lab, cpgperf, size, senders, secs, rep, profile=None):
         pid, out = profile
         perf = subprocess.Popen(["perf", "record", "-g", "-o", out, "-p", str(pid), "--", "sleep", str(secs)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0, c0 = time.monotonic(), [cpu_ticks(p) for p in daemons]
     r = run_hosts(lab, cpgperf, args)
+    wall = time.monotonic() - t0
+    hz = os.sysconf("SC_CLK_TCK")
+    daemon_cpu = statistics.mean((cpu_ticks(p) - c) / hz / wall * 100 for p, c in zip(daemons, c0)) if daemons else 0.0
+    client_cpu = statistics.mean(float(x["cpu_s"]) / float(x["wall_s"]) * 100 for x in r)
     if perf:
         perf.wait()
     ok = len({x["order_hash"] for x in r}) == 1 and all(x["fifo_errors"] == "0" and x["incomplete"] == "0" for x in r)
     return (statistics.mean(float(x["msgs_per_s"]) for x in r),
             statistics.mean(float(x["MB_per_s"]) for x in r),
-            sum(int(x["tryagain"]) for x in r), ok)
+            sum(int(x["tryagain"]) for x in r), ok, daemon_cpu, client_cpu)
 
 
 def lat(lab, cpgperf, size, count, rep):
@@ -202,13 +213,16 @@ def main():
                         out = os.path.join(tmp, f"perf-{engine}-{size}.data")
                         profile = (cluster.engine_pid(1), out)
                         print(f"profiling into {out}", file=sys.stderr)
-                    runs = [tput(lab, cpgperf, size, senders, a.secs, rep, profile if rep == 0 else None)
+                    daemons = [cluster.engine_pid(n) for n in range(1, 4)]
+                    runs = [tput(lab, cpgperf, size, senders, a.secs, rep, profile if rep == 0 else None, daemons)
                             for rep in range(a.reps)]
                     cell = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
-                            statistics.median(r[2] for r in runs), all(r[3] for r in runs))
+                            statistics.median(r[2] for r in runs), all(r[3] for r in runs),
+                            statistics.median(r[4] for r in runs), statistics.median(r[5] for r in runs))
                     tput_rows[(engine, size, senders)] = cell
                     print(f"{engine} size={size} senders={senders}: {cell[0]:.0f} msgs/s {cell[1]:.2f} MB/s "
-                          f"tryagain={cell[2]} order={'ok' if cell[3] else 'MISMATCH'}", file=sys.stderr)
+                          f"tryagain={cell[2]} order={'ok' if cell[3] else 'MISMATCH'} "
+                          f"daemon_cpu={cell[4]:.0f}% client_cpu={cell[5]:.0f}%", file=sys.stderr)
             for size in (64, 1024):
                 runs = [lat(lab, cpgperf, size, a.lat_count, rep) for rep in range(a.reps)]
                 lat_rows[(engine, size)] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
@@ -219,14 +233,16 @@ def main():
                 cluster.close()
             lab.close()
     print("\n### Throughput: delivered per node (median of %d runs of %gs; mean over the 3 hosts)\n" % (a.reps, a.secs))
+    print("CPU a%+b%: a = one daemon, b = one cpgperf client, each in % of one core (means over hosts).\n")
     print("| size | senders | " + " | ".join(names[e] for e in engines) + " |")
     print("|---:|---:|" + "---:|" * len(engines))
     for size in sizes:
         for senders in (1, 3):
             cells = []
             for e in engines:
-                m, mb, _, ok = tput_rows[(e, size, senders)]
-                cells.append(f"{m:,.0f} msgs/s, {mb:.2f} MB/s{'' if ok else ' (ORDER MISMATCH)'}")
+                m, mb, _, ok, dcpu, ccpu = tput_rows[(e, size, senders)]
+                cells.append(f"{m:,.0f} msgs/s, {mb:.2f} MB/s, CPU {dcpu:.0f}%+{ccpu:.0f}%"
+                             f"{'' if ok else ' (ORDER MISMATCH)'}")
             print(f"| {size} B | {senders} | " + " | ".join(cells) + " |")
     print("\n### Latency at low load: send -> own delivery, 5 ms apart (median of %d runs)\n" % a.reps)
     print("| size | " + " | ".join(names[e] for e in engines) + " |")

@@ -119,6 +119,19 @@ fn libcpg_clients_agree(tag: &str, ipc_type: &'static str) {
         }
         assert!(listed.contains("ordertest"), "{listed}");
         assert_eq!(members_listed(&listed), 2, "{listed}");
+        // Ours prints the same, byte for byte.
+        match sibling_binary("ais-cpgtool") {
+            Some(ours) => {
+                let out = Command::new("ip")
+                    .args(["netns", "exec", &lab.host(3)])
+                    .arg(ours)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success());
+                assert_eq!(String::from_utf8_lossy(&out.stdout), listed);
+            }
+            None => eprintln!("ais-cpgtool not built beside this test: comparison skipped"),
+        }
     } else {
         eprintln!("corosync-cpgtool not installed: listing not checked");
     }
@@ -137,6 +150,14 @@ fn libcpg_clients_agree(tag: &str, ipc_type: &'static str) {
         results[0], results[2],
         "nodes 1 and 3 delivered different sequences"
     );
+}
+
+/// A binary of the workspace built into the same target directory as this test
+/// (`cargo test --workspace` builds them all first).
+fn sibling_binary(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join(name);
+    bin.exists().then_some(bin)
 }
 
 /// Member lines of corosync-cpgtool's listing: they start with spaces and a pid.

@@ -460,5 +460,65 @@ impl Services {
     }
 }
 
+/// Fuzz entry points (STYLE §8); a `cargo fuzz` target only calls into here.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::collections::BTreeMap;
+
+    use ais_totem::{ConfigChange, Delivery};
+    use ais_types::{ConnId, NodeId, RingId};
+    use ais_wire::Order;
+    use ais_wire::ipc::{CpgName, CpgRequest};
+    use bytes::Bytes;
+
+    use crate::Services;
+
+    /// Bytes from the ring and from clients into a node's services, in and out of a sync:
+    /// nothing may panic, whatever arrives. The first byte picks the origin node, the rest is
+    /// cut into messages at 0xFF bytes; each is delivered, then sent as a client request.
+    pub fn fuzz_services(data: &[u8]) {
+        let me = NodeId(1);
+        let mut s = Services::standard(me, BTreeMap::new());
+        let member = ConnId(1);
+        s.handle_connect(member, 0, 100);
+        let join = CpgRequest::Join {
+            group: CpgName::new(b"g".to_vec()).expect("short"),
+            pid: 100,
+            flags: 1,
+        };
+        s.handle_request(member, &join.to_vec(), 1 << 20);
+        s.handle_connect(ConnId(2), 0, 200);
+        s.handle_connect(ConnId(3), 1, 300);
+        let ring = RingId::new(me, 4);
+        let members = vec![me, NodeId(2), NodeId(3)];
+        let Some((&origin, rest)) = data.split_first() else {
+            return;
+        };
+        for (i, chunk) in rest.split(|b| *b == 0xff).enumerate() {
+            if i % 7 == 0 {
+                s.handle_configuration(&ConfigChange::Regular {
+                    ring_id: RingId::new(me, 4 + i as u64),
+                    members: members.clone(),
+                    joined: Vec::new(),
+                    left: Vec::new(),
+                });
+            }
+            let delivery = Delivery {
+                origin: NodeId(u32::from(origin % 4)),
+                ring_id: ring,
+                seq: i as u64 + 1,
+                index: 0,
+                order: Order::Agreed,
+                payload: Bytes::copy_from_slice(chunk),
+            };
+            s.handle_delivery(&delivery);
+            s.handle_request(ConnId(2 + (i as u64 % 2)), chunk, 1 << 20);
+            while s.poll_effect().is_some() {}
+        }
+        s.handle_disconnect(member);
+        while s.poll_effect().is_some() {}
+    }
+}
+
 #[cfg(test)]
 mod tests;
