@@ -173,6 +173,74 @@ fn members_listed(listing: &str) -> usize {
         .count()
 }
 
+/// corosync-cpgtool's listing on host `h`, once it shows `members` member lines.
+fn listing_with(lab: &Lab, h: u32, members: usize) -> String {
+    let mut listed = String::new();
+    for _ in 0..300 {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &lab.host(h), "/usr/sbin/corosync-cpgtool"])
+            .output()
+            .unwrap();
+        listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && members_listed(&listed) == members {
+            return listed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("host {h} never listed {members} members:\n{listed}");
+}
+
+/// A partition and its healing with libcpg clients joined on every host: each side sees the
+/// other's processes leave (NODEDOWN), and after the merge every host lists the same group
+/// membership again, rebuilt from the joinlists.
+#[test]
+fn group_membership_survives_a_partition_and_the_merge() {
+    let Some(lab) = Lab::new("cp", 3, 1) else {
+        return;
+    };
+    if !Path::new("/usr/sbin/corosync-cpgtool").exists() {
+        eprintln!("SKIPPED: corosync-cpgtool not installed");
+        return;
+    }
+    let mut c = Cluster::new(&hosts_layout("native"));
+    let Some(cpg_order) = build_cpg_order(c.dir.path()) else {
+        return;
+    };
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    // Members that wait for a 99th member: they stay joined until killed.
+    let mut clients: Vec<Child> = (1..=3)
+        .map(|h| in_host(&lab, h, &cpg_order, &["split", "99", "1", "64", "3600"]))
+        .collect();
+    let whole = listing_with(&lab, 1, 3);
+    assert_eq!(listing_with(&lab, 2, 3), whole);
+    assert_eq!(listing_with(&lab, 3, 3), whole);
+
+    lab.set_link(3, 0, false);
+    c.wait_members(&[1, 2], &[1, 2]);
+    c.wait_members(&[3], &[3]);
+    let majority = listing_with(&lab, 1, 2);
+    assert_eq!(listing_with(&lab, 2, 2), majority);
+    listing_with(&lab, 3, 1);
+
+    lab.set_link(3, 0, true);
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    let merged = listing_with(&lab, 1, 3);
+    assert_eq!(merged, whole, "the merge restores the same membership");
+    assert_eq!(listing_with(&lab, 2, 3), merged);
+    assert_eq!(listing_with(&lab, 3, 3), merged);
+    for client in &mut clients {
+        let _ = client.kill();
+        let _ = client.wait();
+    }
+    // Killed members are reported gone everywhere.
+    for h in 1..=3 {
+        listing_with(&lab, h, 0);
+    }
+}
+
 #[test]
 fn libcpg_clients_deliver_one_order_over_shared_memory() {
     libcpg_clients_agree("cs", "native");

@@ -1,11 +1,12 @@
 /*
  * cpg_order: a CPG client built against Debian's libcpg, for the tests of aisexec.
  *
- *   cpg_order GROUP MEMBERS COUNT SIZE
+ *   cpg_order GROUP MEMBERS COUNT SIZE [WAIT_SECS]
  *
  * Joins GROUP, waits until it has MEMBERS processes, multicasts COUNT messages of SIZE
  * bytes (each carrying its sender's node id, pid and sequence number), then one END, and
- * receives until it has seen END from every member. It checks per-sender FIFO order without
+ * receives until it has seen END from every member. It gives up waiting for the members
+ * after WAIT_SECS (default 60). It checks per-sender FIFO order without
  * gaps and prints one line:
  *
  *   delivered=N senders=M hash=H fifo=ok
@@ -145,10 +146,11 @@ static int send_retrying(cpg_handle_t h, const void *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5) {
-		fprintf(stderr, "usage: cpg_order GROUP MEMBERS COUNT SIZE\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: cpg_order GROUP MEMBERS COUNT SIZE [WAIT_SECS]\n");
 		return 2;
 	}
+	int wait_secs = argc == 6 ? atoi(argv[5]) : 60;
 	unsigned want = (unsigned)atoi(argv[2]);
 	uint64_t count = strtoull(argv[3], NULL, 10);
 	size_t size = (size_t)atoi(argv[4]);
@@ -175,7 +177,7 @@ int main(int argc, char **argv)
 	}
 	unsigned int local;
 	cpg_local_get(h, &local);
-	time_t deadline = time(NULL) + 60;
+	time_t deadline = time(NULL) + wait_secs;
 	while (members_now < want) {
 		if (pump(h, 100) < 0 || time(NULL) > deadline) {
 			printf("only %u of %u members\n", members_now, want);
