@@ -53,6 +53,11 @@ pub(crate) struct Daemon {
     pub(crate) pending_bytes: usize,
     /// The flow-control level CPG clients were last given.
     pub(crate) flow_level: i32,
+    /// A burst (a large queue, a dropped slow client) left freed memory in the heap: give it
+    /// back to the system once the queues are empty again.
+    pub(crate) trim_when_idle: bool,
+    /// Since when the queues have been empty.
+    pub(crate) idle_since: Option<Instant>,
 }
 
 /// Why the loop ended.
@@ -273,8 +278,12 @@ impl Daemon {
                         .handle_connect(ConnId(conn.0), service, creds.pid);
                 }
                 ServerEvent::Request { conn, msg, .. } => {
-                    let room = self
-                        .send_queue_limit
+                    // Flow control stops libcpg senders at half of Totem's queue; requests
+                    // already written by then still fit up to twice the queue (the excess
+                    // waits in `pending`), so a client that obeys flow control never loses
+                    // a message. Beyond that a request is refused: TRY_AGAIN, or for a
+                    // multicast from a client ignoring flow control, dropped and counted.
+                    let room = (2 * self.send_queue_limit)
                         .saturating_sub(self.totem.send_queue_bytes() + self.pending_bytes);
                     self.services.handle_request(ConnId(conn.0), &msg, room);
                 }
@@ -284,19 +293,45 @@ impl Daemon {
                 }
             }
             self.drain(now, loopback)?;
+            self.update_flow_control();
         }
         self.ipc.flush_notifications();
         if self.ipc.stats().disconnected_slow > slow_before {
-            release_freed_memory();
+            self.trim_when_idle = true;
         }
         self.update_flow_control();
+        self.trim_after_burst(now);
         Ok(())
+    }
+
+    /// Returns freed heap to the system once a burst is over: the queues empty, the ring's
+    /// frames released, and nothing new for `TRIM_IDLE`.
+    fn trim_after_burst(&mut self, now: Instant) {
+        if self.totem.retained_frames() > TRIM_AFTER_FRAMES {
+            self.trim_when_idle = true;
+        }
+        let idle = self.pending.is_empty()
+            && self.totem.send_queue_bytes() == 0
+            && self.totem.retained_frames() == 0
+            && !self.ipc.has_backlog();
+        if !idle {
+            self.idle_since = None;
+            return;
+        }
+        let since = *self.idle_since.get_or_insert(now);
+        if self.trim_when_idle && now.saturating_duration_since(since) >= TRIM_IDLE {
+            self.trim_when_idle = false;
+            release_freed_memory();
+        }
     }
 
     /// CPG clients stop sending (TRY_AGAIN in the library) during a sync and while Totem's
     /// queue is over its high-water mark; level 2 blocks only libcpg, as corosync does.
     fn update_flow_control(&mut self) {
         let queued = self.totem.send_queue_bytes() + self.pending_bytes;
+        if queued > TRIM_AFTER_QUEUED {
+            self.trim_when_idle = true;
+        }
         let high = self.send_queue_limit / FLOW_CONTROL_DEN * FLOW_CONTROL_NUM;
         let level = if self.services.is_syncing() || queued > high {
             2
@@ -318,7 +353,7 @@ impl Daemon {
             "stats: ring {} members {:?} | transport tx_packets={} tx_errors={} rx_packets={} \
              rx_totem={} rx_invalid_digest={} rx_malformed={} rx_duplicate={} rx_misdirected={} rx_stale_epoch={} \
              rx_unknown_node={} link_up={} link_down={} | totem delivered={} configurations={} \
-             rx_malformed={} | ipc connections={} accepted={} refused={} malformed={} \
+             rx_malformed={} retained_frames={} send_queue_bytes={} | ipc connections={} accepted={} refused={} malformed={} \
              disconnected_slow={} requests={} events={} | services held={} syncs={} \
              syncs_aborted={}",
             self.totem.ring_id(),
@@ -338,6 +373,8 @@ impl Daemon {
             s.delivered,
             s.configurations,
             s.rx_malformed,
+            self.totem.retained_frames(),
+            self.totem.send_queue_bytes(),
             self.ipc.connection_count(),
             self.ipc.stats().accepted,
             self.ipc.stats().refused,
@@ -408,14 +445,23 @@ fn log_link_event(event: LinkEvent) {
     }
 }
 
-/// A client dropped for not reading its events left up to its queue limit (64 MiB) of
-/// small freed blocks in the heap; glibc keeps them mapped unless asked. Rare, so cheap.
+/// Queued bytes, or frames kept for retransmission, after which the heap is trimmed once
+/// the daemon is idle again.
+const TRIM_AFTER_QUEUED: usize = 4 * 1024 * 1024;
+const TRIM_AFTER_FRAMES: usize = 4096;
+/// How long the daemon must have been idle before it trims.
+const TRIM_IDLE: Duration = Duration::from_secs(1);
+
+/// After a burst — up to 64 MiB queued for a client that stopped reading, or megabytes in
+/// Totem's queue — the heap holds many small freed blocks that glibc keeps mapped unless
+/// asked. Called only when a burst is over, so rarely.
 fn release_freed_memory() {
     // SAFETY: malloc_trim only walks and trims the allocator's own free lists; it takes no
     // pointers of ours and is safe to call at any time from the thread that allocates.
     unsafe {
         libc::malloc_trim(0);
     }
+    tracing::debug!("freed heap memory returned to the system after a burst");
 }
 
 /// The IPC server's name for a client.

@@ -285,6 +285,8 @@ pub(crate) fn build(loaded: &Loaded, clock: Clock, now: Instant) -> anyhow::Resu
         pending: std::collections::VecDeque::new(),
         pending_bytes: 0,
         flow_level: 0,
+        trim_when_idle: false,
+        idle_since: None,
     })
 }
 

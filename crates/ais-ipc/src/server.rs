@@ -760,6 +760,12 @@ impl IpcServer {
             }
             Close::Gone | Close::Requested => {}
         }
+        if !matches!(why, Close::Gone) {
+            // Dropped by the daemon: requests it read but not yet handed out are not served.
+            self.out
+                .events
+                .retain(|e| !matches!(e, ServerEvent::Request { conn, .. } if *conn == id));
+        }
         if announced {
             self.established -= 1;
             self.out.stats.disconnected += 1;

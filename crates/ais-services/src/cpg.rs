@@ -103,6 +103,11 @@ pub struct Cpg {
     me: NodeId,
     groups: BTreeMap<CpgName, BTreeSet<Member>>,
     conns: BTreeMap<ConnId, Conn>,
+    /// Processes of this node that went away while members: their PROCDOWN leave is on its
+    /// way. Until it is delivered they are still members, so a joinlist must report them;
+    /// otherwise a sync in between would drop them early (as LEAVE) and their last messages
+    /// would reach the group after it was told they left.
+    departing: BTreeSet<(CpgName, u32)>,
     ring: (RingId, Vec<NodeId>),
     sync: Option<CpgSync>,
     next_iteration: u64,
@@ -116,6 +121,7 @@ impl Cpg {
             me,
             groups: BTreeMap::new(),
             conns: BTreeMap::new(),
+            departing: BTreeSet::new(),
             ring: (RingId::default(), vec![me]),
             sync: None,
             next_iteration: 1,
@@ -183,21 +189,45 @@ impl Cpg {
         (group, pid, flags): (CpgName, u32, u32),
         room: usize,
     ) -> CsStatus {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return CsStatus::ERR_LIBRARY;
-        };
-        match c.state {
-            ConnState::Unjoined => {}
-            ConnState::LeaveStarted { .. } => return CsStatus::ERR_BUSY,
-            ConnState::JoinStarted { .. } | ConnState::Joined { .. } => return CsStatus::ERR_EXIST,
+        match self.conns.get(&conn).map(|c| &c.state) {
+            None => return CsStatus::ERR_LIBRARY,
+            Some(ConnState::Unjoined) => {}
+            Some(ConnState::LeaveStarted { .. }) => return CsStatus::ERR_BUSY,
+            Some(ConnState::JoinStarted { .. } | ConnState::Joined { .. }) => {
+                return CsStatus::ERR_EXIST;
+            }
+        }
+        // corosync's rules: the same process joined or joining the group through another
+        // connection is EXIST; still a member because its leave is on the way, TRY_AGAIN
+        // (Pacemaker retries that one).
+        for c in self.conns.values() {
+            match &c.state {
+                ConnState::JoinStarted {
+                    group: g, pid: p, ..
+                }
+                | ConnState::Joined { group: g, pid: p }
+                    if *g == group && *p == pid =>
+                {
+                    return CsStatus::ERR_EXIST;
+                }
+                ConnState::LeaveStarted { group: g, pid: p } if *g == group && *p == pid => {
+                    return CsStatus::ERR_TRY_AGAIN;
+                }
+                _ => {}
+            }
         }
         let me = Member {
             nodeid: self.me,
             pid,
         };
-        if self.groups.get(&group).is_some_and(|m| m.contains(&me)) {
-            return CsStatus::ERR_EXIST;
+        if self.departing.contains(&(group.clone(), pid))
+            || self.groups.get(&group).is_some_and(|m| m.contains(&me))
+        {
+            return CsStatus::ERR_TRY_AGAIN;
         }
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return CsStatus::ERR_LIBRARY;
+        };
         let body = CpgMessage::ProcJoin {
             group: group.clone(),
             pid,
@@ -270,6 +300,11 @@ impl Cpg {
             }
             .encode();
             fx.multicast(&body, Order::Agreed);
+            // A joined process stays a member until this leave is delivered. (One whose
+            // join is still on its way is not a member yet: its join and leave follow.)
+            if matches!(c.state, ConnState::Joined { .. }) {
+                self.departing.insert((group.clone(), *pid));
+            }
         }
         c.state = ConnState::Unjoined;
     }
@@ -423,6 +458,7 @@ impl Cpg {
         };
         let mut leaver = None;
         if origin == self.me {
+            self.departing.remove(&(group.clone(), pid));
             for (&conn, c) in &mut self.conns {
                 if let ConnState::LeaveStarted { group: g, pid: p } = &c.state
                     && *g == group
@@ -643,6 +679,7 @@ impl Service for Cpg {
             .conns
             .values()
             .filter_map(|c| c.state.member_of().map(|(g, pid)| (g.clone(), pid)))
+            .chain(self.departing.iter().cloned())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();

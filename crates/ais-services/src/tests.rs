@@ -523,3 +523,88 @@ fn bad_requests_and_double_joins_are_refused() {
         CpgResponse::Join(CsStatus::ERR_TRY_AGAIN)
     );
 }
+
+#[test]
+fn a_process_that_exits_across_a_membership_change_leaves_after_its_last_message() {
+    let mut r = Ring::new(&[1, 2]);
+    r.settle();
+    r.join(1, 11, "g");
+    r.join(2, 12, "g");
+    r.settle();
+    // Node 1's client multicasts and exits; before the ring orders either, a new
+    // configuration starts a sync.
+    r.mcast(1, 11, b"last words");
+    r.node(1).services.handle_disconnect(ConnId(11));
+    r.configure(&[&[1, 2]], 50);
+    r.settle();
+    let events: Vec<&CpgEvent> = r.nodes[&NodeId(2)]
+        .events
+        .iter()
+        .filter(|(c, _)| *c == ConnId(12))
+        .map(|(_, e)| e)
+        .collect();
+    let said = events
+        .iter()
+        .position(
+            |e| matches!(e, CpgEvent::Deliver(d) if d.payload.bytes().as_ref() == b"last words"),
+        )
+        .expect("the last message is delivered");
+    let left = events
+        .iter()
+        .position(|e| matches!(e, CpgEvent::Confchg(c) if !c.left.is_empty()))
+        .expect("the departure is reported");
+    assert!(said < left, "message after the leave: {events:?}");
+    assert_eq!(
+        r.confchgs(2, 12).last().unwrap().1,
+        vec![(1, 11, CpgReason::ProcDown)]
+    );
+    r.assert_replicas_equal();
+}
+
+#[test]
+fn a_second_join_of_the_same_process_is_exist_and_one_whose_leave_is_pending_try_again() {
+    let mut r = Ring::new(&[1]);
+    r.settle();
+    r.join(1, 5, "g");
+    r.settle();
+    // Another connection of the same process (pid 5).
+    r.connect(1, 6);
+    let again = CpgRequest::Join {
+        group: name("g"),
+        pid: 5,
+        flags: 0,
+    };
+    r.request(1, 6, again.clone());
+    r.request(
+        1,
+        5,
+        CpgRequest::Leave {
+            group: name("g"),
+            pid: 5,
+        },
+    );
+    r.request(1, 6, again.clone());
+    r.drain();
+    let replies: Vec<CpgResponse> = r
+        .node(1)
+        .replies
+        .iter()
+        .filter(|(c, _)| *c == ConnId(6))
+        .map(|(_, m)| m.clone())
+        .collect();
+    assert_eq!(
+        replies,
+        vec![
+            CpgResponse::Join(CsStatus::ERR_EXIST),
+            CpgResponse::Join(CsStatus::ERR_TRY_AGAIN)
+        ]
+    );
+    r.settle();
+    r.request(1, 6, again);
+    r.settle();
+    assert_eq!(
+        r.node(1).replies.last().unwrap(),
+        &(ConnId(6), CpgResponse::Join(CsStatus::OK))
+    );
+    assert_eq!(r.confchgs(1, 6).last().unwrap().0, vec![(1, 5)]);
+}

@@ -333,7 +333,18 @@ impl World {
             &after,
             bound.as_secs_f64(),
         )?;
-        // The services of the converged core finished their sync.
+        // The services of the converged core finish their sync: it may still sit behind the
+        // backlog the workload left, so wait while that drains.
+        let syncing = |w: &Self| {
+            core.iter().any(|n| {
+                w.nodes[n.0 as usize - 1]
+                    .services
+                    .as_ref()
+                    .is_some_and(|s| s.services.is_syncing())
+            })
+        };
+        let until = self.now + stall;
+        self.run_until(until, |w| !syncing(w))?;
         for n in core {
             let node = &self.nodes[n.0 as usize - 1];
             if node
@@ -572,6 +583,15 @@ impl World {
         };
         let payload = encode_payload(key, order, len);
         let len = payload.len();
+        // Service messages waiting for room go first, as every submission goes through
+        // one queue in the daemon; a raw message must not overtake them.
+        if node
+            .services
+            .as_ref()
+            .is_some_and(|s| !s.pending.is_empty())
+        {
+            return self.drain(i);
+        }
         let totem = node.totem.as_mut().expect("running");
         if totem.submit(self.now, payload, order).is_ok() {
             node.counter += 1;

@@ -360,6 +360,11 @@ impl Totem {
         (self.ring.aru, self.ring.high_seq, self.ring.high_delivered)
     }
 
+    /// Frames of the current ring kept for retransmission (not yet known to every member).
+    pub fn retained_frames(&self) -> usize {
+        self.ring.frames.len()
+    }
+
     /// Counters.
     pub fn stats(&self) -> &TotemStats {
         &self.stats

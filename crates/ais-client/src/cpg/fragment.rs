@@ -74,7 +74,8 @@ impl Reassembly {
             let assembly = Assembly {
                 group: group.to_vec(),
                 msglen,
-                data: BytesMut::with_capacity(msglen),
+                // The length is the sender's claim: grow as fragments arrive.
+                data: BytesMut::with_capacity(msglen.min(1 << 20)),
             };
             self.by_sender.insert(sender, assembly);
         }

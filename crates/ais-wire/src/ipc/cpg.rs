@@ -9,9 +9,9 @@
 //!
 //! Invariants: a [`CpgName`] holds at most 128 bytes, a [`MemberList`] at most
 //! `PROCESSOR_COUNT_MAX` entries, a [`CpgPayload`] or [`PartialFragment`] at most what fits
-//! both the request and the matching deliver event in [`IPC_MSG_SIZE_MAX`] bytes, and a
-//! fragmented message at most `MESSAGE_SIZE_MAX` (what the ring carries). So every value
-//! encodes, within the limit.
+//! both the request and the matching deliver event in [`IPC_MSG_SIZE_MAX`] bytes (a
+//! fragmented message as a whole may be larger: its fragments travel separately). So every
+//! value encodes, within the limit.
 //!
 //! Not implemented: ZC_ALLOC/ZC_FREE/ZC_EXECUTE (requests 9–11). §2.2: they need a
 //! client-created shared-memory file, are removed on corosync `main` and "nobody relevant
@@ -355,8 +355,9 @@ pub enum FragmentKind {
 }
 
 /// One fragment of a large message: the whole message's length, the fragment's place and
-/// its bytes. The message is at most `MESSAGE_SIZE_MAX` (what the ring carries), the
-/// fragment at most [`CPG_FRAGMENT_MAX`] and no longer than the message.
+/// its bytes. The fragment is at most [`CPG_FRAGMENT_MAX`] and no longer than the message;
+/// the whole message may be larger than the ring's `MESSAGE_SIZE_MAX`: libcpg fragments
+/// exactly the messages above its IPC limit, and each fragment crosses the ring on its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartialFragment {
     msglen: u32,
@@ -367,13 +368,6 @@ pub struct PartialFragment {
 impl PartialFragment {
     /// A fragment, if it respects the limits above.
     pub fn new(msglen: u32, kind: FragmentKind, data: Bytes) -> Result<Self, IpcEncodeError> {
-        if msglen as usize > MESSAGE_SIZE_MAX {
-            let len = msglen as usize;
-            return Err(IpcEncodeError::PayloadTooLarge {
-                len,
-                max: MESSAGE_SIZE_MAX,
-            });
-        }
         if data.len() > CPG_FRAGMENT_MAX {
             return Err(IpcEncodeError::PayloadTooLarge {
                 len: data.len(),
@@ -415,13 +409,6 @@ impl PartialFragment {
         let what = view.what;
         let msglen = view.u32(off)?;
         let fraglen = view.u32(off + 8)?;
-        if msglen as usize > MESSAGE_SIZE_MAX {
-            return Err(IpcDecodeError::PayloadTooLarge {
-                what,
-                len: msglen,
-                max: MESSAGE_SIZE_MAX,
-            });
-        }
         if fraglen as usize > CPG_FRAGMENT_MAX {
             return Err(IpcDecodeError::PayloadTooLarge {
                 what,

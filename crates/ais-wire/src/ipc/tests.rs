@@ -839,3 +839,16 @@ proptest! {
         fuzz_ipc_decode(&bytes);
     }
 }
+
+#[test]
+fn a_fragment_of_a_message_larger_than_the_ring_limit_decodes() {
+    // libcpg fragments exactly the messages above its IPC limit: a 5 MiB message arrives as
+    // PARTIAL_MCAST fragments, each crossing the ring alone.
+    let fragment =
+        PartialFragment::new(5 << 20, FragmentKind::First, Bytes::from(vec![7u8; 1000])).unwrap();
+    let request = CpgRequest::PartialMcast {
+        guarantee: Guarantee::AGREED,
+        fragment,
+    };
+    assert_eq!(CpgRequest::decode(&request.to_vec()), Ok(request));
+}
