@@ -23,8 +23,9 @@ use ais_types::{ConnId, NodeId, RingId};
 use ais_wire::Order;
 use ais_wire::ipc::{
     ConfchgEvent, CpgAddress, CpgEvent, CpgName, CpgPayload, CpgReason, CpgRequest, CpgResponse,
-    CsStatus, DeliverEvent, Guarantee, IpcDecodeError, IterationDescription, IterationHandle,
-    IterationType, MemberList, PartialDeliverEvent, PartialFragment, TotemConfchgEvent,
+    CsStatus, DeliverEvent, FragmentKind, Guarantee, IpcDecodeError, IterationDescription,
+    IterationHandle, IterationType, MemberList, PartialDeliverEvent, PartialFragment,
+    TotemConfchgEvent,
 };
 use bytes::Bytes;
 
@@ -74,6 +75,11 @@ impl ConnState {
 struct Conn {
     state: ConnState,
     iterations: BTreeMap<u64, VecDeque<IterationDescription>>,
+    /// Confchgs sent to this client (corosync's `transition_counter`).
+    confchgs: u64,
+    /// `confchgs` when the client's fragmented message began: a confchg in between
+    /// interrupts it (CS_ERR_INTERRUPT), so no member sees a message straddle a view change.
+    fragments_since: Option<u64>,
 }
 
 /// The most iterations one client may hold open at once.
@@ -152,7 +158,7 @@ impl Cpg {
     /// Sends a confchg for `group` to every local client that receives its events, and to
     /// `also` (a local joiner or leaver).
     fn confchg(
-        &self,
+        &mut self,
         fx: &mut Effects<'_>,
         group: &CpgName,
         left: &[CpgAddress],
@@ -166,10 +172,11 @@ impl Cpg {
             joined: list(joined.to_vec()),
         })
         .to_vec();
-        for (&conn, c) in &self.conns {
+        for (&conn, c) in &mut self.conns {
             let receives = c.state.member_of().is_some_and(|(g, _)| g == group);
             if receives || Some(conn) == also {
                 fx.event(conn, event.clone());
+                c.confchgs += 1;
             }
         }
     }
@@ -307,6 +314,22 @@ impl Cpg {
             }
         }
         c.state = ConnState::Unjoined;
+    }
+
+    /// Notes where a client's fragmented message stands; true if a confchg reached the client
+    /// since its first fragment (corosync answers the rest CS_ERR_INTERRUPT).
+    fn fragment_interrupted(&mut self, conn: ConnId, kind: FragmentKind) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        if kind == FragmentKind::First {
+            c.fragments_since = Some(c.confchgs);
+        }
+        let interrupted = c.fragments_since != Some(c.confchgs);
+        if kind == FragmentKind::Last || interrupted {
+            c.fragments_since = None;
+        }
+        interrupted
     }
 
     fn iteration_start(
@@ -503,6 +526,8 @@ impl Service for Cpg {
             Conn {
                 state: ConnState::Unjoined,
                 iterations: BTreeMap::new(),
+                confchgs: 0,
+                fragments_since: None,
             },
         );
     }
@@ -563,9 +588,13 @@ impl Service for Cpg {
                 guarantee,
                 fragment,
             } => {
-                let status = match self.sender(conn) {
-                    None => CsStatus::ERR_NOT_EXIST,
-                    Some((group, pid)) => {
+                let status = match (
+                    self.sender(conn),
+                    self.fragment_interrupted(conn, fragment.kind()),
+                ) {
+                    (None, _) => CsStatus::ERR_NOT_EXIST,
+                    (Some(_), true) => CsStatus::ERR_INTERRUPT,
+                    (Some((group, pid)), false) => {
                         let body = CpgMessage::PartialMcast {
                             group,
                             pid,

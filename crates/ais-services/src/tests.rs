@@ -608,3 +608,45 @@ fn a_second_join_of_the_same_process_is_exist_and_one_whose_leave_is_pending_try
     );
     assert_eq!(r.confchgs(1, 6).last().unwrap().0, vec![(1, 5)]);
 }
+
+#[test]
+fn a_confchg_between_fragments_interrupts_the_fragmented_message() {
+    use ais_wire::ipc::{FragmentKind, PartialFragment};
+    let mut r = Ring::new(&[1, 2]);
+    r.settle();
+    r.join(1, 11, "g");
+    r.settle();
+    let fragment = |kind| CpgRequest::PartialMcast {
+        guarantee: Guarantee::AGREED,
+        fragment: PartialFragment::new(6, kind, Bytes::from_static(b"abc")).unwrap(),
+    };
+    r.request(1, 11, fragment(FragmentKind::First));
+    r.settle();
+    // Someone joins the group between the two fragments.
+    r.join(2, 12, "g");
+    r.settle();
+    r.request(1, 11, fragment(FragmentKind::Last));
+    r.drain();
+    let sends: Vec<CsStatus> = r
+        .node(1)
+        .replies
+        .iter()
+        .filter_map(|(_, m)| match m {
+            CpgResponse::PartialSend(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends, vec![CsStatus::OK, CsStatus::ERR_INTERRUPT]);
+    // Without a confchg in between, a message goes through whole.
+    r.request(1, 11, fragment(FragmentKind::First));
+    r.request(1, 11, fragment(FragmentKind::Last));
+    r.settle();
+    assert_eq!(
+        r.node(1)
+            .replies
+            .iter()
+            .filter(|(_, m)| *m == CpgResponse::PartialSend(CsStatus::OK))
+            .count(),
+        3
+    );
+}

@@ -76,6 +76,8 @@ impl CsStatus {
     pub const ERR_EXIST: Self = Self(14);
     /// `CS_ERR_NO_RESOURCES`.
     pub const ERR_NO_RESOURCES: Self = Self(18);
+    /// `CS_ERR_INTERRUPT`: a fragmented message was cut by a membership change.
+    pub const ERR_INTERRUPT: Self = Self(16);
     /// `CS_ERR_NOT_SUPPORTED`.
     pub const ERR_NOT_SUPPORTED: Self = Self(19);
     /// `CS_ERR_NO_SECTIONS`: the end of a CPG iteration.
