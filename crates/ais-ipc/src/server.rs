@@ -474,7 +474,7 @@ impl IpcServer {
                     got: 0,
                 },
                 responses: VecDeque::new(),
-                events: VecDeque::new(),
+                events: EventQueue::default(),
                 queued_event_bytes: 0,
                 more_requests: false,
                 setup_more: true,
@@ -806,7 +806,7 @@ struct Conn {
     /// Responses the channel could not take yet, oldest first.
     responses: VecDeque<Vec<u8>>,
     /// Events the channel could not take yet, oldest first.
-    events: VecDeque<Vec<u8>>,
+    events: EventQueue,
     queued_event_bytes: usize,
     /// Requests may be waiting (readiness seen, not yet read to exhaustion).
     more_requests: bool,
@@ -932,8 +932,59 @@ impl Conn {
             return Err(Close::Slow);
         }
         self.queued_event_bytes += msg.len();
-        self.events.push_back(msg.to_vec());
+        self.events.push_back(msg);
         Ok(())
+    }
+}
+
+/// Events waiting for a client's channel, in one buffer rather than one allocation each:
+/// a queue that grew to tens of megabytes for a slow client is one large allocation, which
+/// the allocator hands back to the system whole when it is dropped or shrunk, instead of
+/// thousands of small blocks that fragment the heap.
+#[derive(Default)]
+struct EventQueue {
+    data: Vec<u8>,
+    /// Where the oldest event starts in `data`.
+    head: usize,
+    /// Event lengths, oldest first.
+    lens: VecDeque<usize>,
+}
+
+impl EventQueue {
+    /// Capacity kept once the queue is empty again.
+    const KEEP: usize = 256 * 1024;
+
+    fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    fn front(&self) -> Option<&[u8]> {
+        let len = *self.lens.front()?;
+        self.data.get(self.head..self.head + len)
+    }
+
+    fn push_back(&mut self, msg: &[u8]) {
+        // Reclaim the consumed front before growing.
+        if self.head > 0 && self.data.len() + msg.len() > self.data.capacity() {
+            self.data.drain(..self.head);
+            self.head = 0;
+        }
+        self.data.extend_from_slice(msg);
+        self.lens.push_back(msg.len());
+    }
+
+    fn pop_front(&mut self) {
+        if let Some(len) = self.lens.pop_front() {
+            self.head += len;
+        }
+        if self.lens.is_empty() {
+            self.data.clear();
+            self.head = 0;
+            if self.data.capacity() > Self::KEEP {
+                self.data = Vec::new();
+                self.lens = VecDeque::new();
+            }
+        }
     }
 }
 
@@ -1353,6 +1404,35 @@ impl Slab {
             && slot.take().is_some()
         {
             self.free.push(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod event_queue_tests {
+    use super::EventQueue;
+
+    #[test]
+    fn events_come_out_whole_and_in_order_and_a_drained_queue_lets_go_of_its_memory() {
+        let mut q = EventQueue::default();
+        let mut expected = std::collections::VecDeque::new();
+        for round in 0..3u8 {
+            for i in 0..5000u32 {
+                let msg = vec![round ^ (i as u8); 100 + (i as usize % 300)];
+                q.push_back(&msg);
+                expected.push_back(msg);
+                if i % 3 == 0 {
+                    assert_eq!(q.front(), expected.front().map(Vec::as_slice));
+                    q.pop_front();
+                    expected.pop_front();
+                }
+            }
+            while let Some(want) = expected.pop_front() {
+                assert_eq!(q.front(), Some(want.as_slice()));
+                q.pop_front();
+            }
+            assert!(q.is_empty() && q.front().is_none());
+            assert!(q.data.capacity() <= EventQueue::KEEP, "round {round}");
         }
     }
 }
