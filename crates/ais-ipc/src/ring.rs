@@ -79,12 +79,7 @@ pub(crate) fn data_len(max_msg_size: u32) -> usize {
 }
 
 fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(page)
-        .ok()
-        .filter(|&p| p > 0)
-        .unwrap_or(4096)
+    rustix::param::page_size()
 }
 
 /// One mapped ring buffer.

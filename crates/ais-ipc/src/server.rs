@@ -17,7 +17,6 @@
 //!   connection's queue, or the connection is closed (and `Disconnected` reported).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::ffi::CString;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -213,8 +212,7 @@ impl IpcServer {
             debug!(name = %addr.display(), "IPC listener bound");
             listeners.push(UnixListener::from(fd));
         }
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = rustix::process::geteuid().is_root();
         Ok(Self {
             accept_pending: vec![false; listeners.len()],
             flow_control: vec![0; listeners.len()],
@@ -1268,20 +1266,13 @@ impl ConnDir {
         id: ConnId,
         owner: Option<(u32, u32)>,
     ) -> io::Result<Self> {
-        let template = shm_dir.join(format!("ais-ipc-{server_pid}-{client_pid}-{id}-XXXXXX"));
-        let template = CString::new(template.as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in shm_dir"))?;
-        let raw = template.into_raw();
-        // SAFETY: `raw` is a NUL-terminated, writable buffer ending in XXXXXX.
-        let rc = unsafe { libc::mkdtemp(raw) };
-        // SAFETY: `raw` came from CString::into_raw and mkdtemp kept its length.
-        let path = unsafe { CString::from_raw(raw) };
-        if rc.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        let this = Self {
-            path: PathBuf::from(std::ffi::OsStr::from_bytes(path.as_bytes())),
-        };
+        // A fresh directory with a random suffix, created exclusively (mkdtemp's guarantee).
+        let path = tempfile::Builder::new()
+            .prefix(&format!("ais-ipc-{server_pid}-{client_pid}-{id}-"))
+            .rand_bytes(6)
+            .tempdir_in(shm_dir)?
+            .keep();
+        let this = Self { path };
         std::fs::set_permissions(&this.path, std::fs::Permissions::from_mode(0o770))?;
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&this.path, Some(uid), Some(gid))?;
@@ -1329,9 +1320,12 @@ fn remove_stale_dirs(shm_dir: &Path, own_pid: u32) {
         if pid <= 0 || pid as u32 == own_pid {
             continue;
         }
-        // SAFETY: signal 0 only checks for existence.
-        let alive = unsafe { libc::kill(pid, 0) } == 0
-            || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH);
+        let alive = rustix::process::Pid::from_raw(pid).is_none_or(|pid| {
+            !matches!(
+                rustix::process::test_kill_process(pid),
+                Err(rustix::io::Errno::SRCH)
+            )
+        });
         if !alive {
             info!(dir = %entry.path().display(), "removing stale IPC directory");
             let _ = std::fs::remove_dir_all(entry.path());

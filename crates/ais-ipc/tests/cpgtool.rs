@@ -74,8 +74,7 @@ fn fake_cfg(id: i32) -> Vec<u8> {
 }
 
 fn skip_reason() -> Option<&'static str> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !rustix::process::geteuid().is_root() {
         return Some("not root (needs unshare(CLONE_NEWNET) and nsenter)");
     }
     if !Path::new(CPGTOOL).exists() {

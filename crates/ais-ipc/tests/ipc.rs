@@ -61,7 +61,7 @@ fn one_mib_messages_both_ways() {
         let conn = server.wait_connected();
         // SHM carries max_msg_size; SOCKET as much as the sockets allow: with root's
         // SO_SNDBUFFORCE that is 1 MiB too, otherwise about 2 x wmem_max.
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = rustix::process::geteuid().is_root();
         let len = if mode == IpcMode::Shm || root {
             1 << 20
         } else {

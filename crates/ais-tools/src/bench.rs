@@ -251,12 +251,7 @@ fn spinner() -> ProgressBar {
 /// `CLOCK_MONOTONIC` in nanoseconds. The tool measures wall time, so it reads the clock
 /// itself (the daemon-only clock rule is about the protocol core).
 fn now_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid out pointer; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 

@@ -21,8 +21,9 @@ struct Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         // SIGTERM, not SIGKILL: the launcher then stops the daemons it started.
-        // SAFETY: signalling our own child process by its pid.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
         let _ = self.child.wait();
     }
 }
