@@ -498,20 +498,23 @@ impl Cpg {
         }
     }
 
-    fn deliver_mcast(
-        &mut self,
-        fx: &mut Effects<'_>,
-        origin: NodeId,
-        group: &CpgName,
-        event: Vec<u8>,
-    ) {
-        for (&conn, c) in &self.conns {
-            if c.state.member_of().is_some_and(|(g, _)| g == group) {
+    /// Hands `event` to every local member of `group`: copies for all but the last.
+    fn deliver_mcast(&mut self, fx: &mut Effects<'_>, group: &CpgName, event: Vec<u8>) {
+        let mut members = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.state.member_of().is_some_and(|(g, _)| g == group))
+            .map(|(&conn, _)| conn)
+            .peekable();
+        while let Some(conn) = members.next() {
+            self.stats.delivered += 1;
+            if members.peek().is_some() {
                 fx.event(conn, event.clone());
-                self.stats.delivered += 1;
+            } else {
+                fx.event(conn, event);
+                return;
             }
         }
-        let _ = origin;
     }
 }
 
@@ -674,7 +677,7 @@ impl Service for Cpg {
                     payload,
                 })
                 .to_vec();
-                self.deliver_mcast(fx, origin, &group, event);
+                self.deliver_mcast(fx, &group, event);
             }
             CpgMessage::PartialMcast {
                 group,
@@ -694,7 +697,7 @@ impl Service for Cpg {
                     fragment,
                 })
                 .to_vec();
-                self.deliver_mcast(fx, origin, &group, event);
+                self.deliver_mcast(fx, &group, event);
             }
         }
     }

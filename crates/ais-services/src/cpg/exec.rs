@@ -14,7 +14,7 @@
 //! origin, which Totem authenticated, so it is never carried.
 
 use ais_wire::ipc::{CpgName, CpgReason, FragmentKind};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 
 /// A decoded application message. Payloads share the delivered buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +54,7 @@ const JOINLIST: u8 = 1;
 
 impl CpgMessage {
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let mut out = BytesMut::new();
+        let mut out = Vec::new();
         match self {
             Self::ProcJoin { group, pid } => {
                 out.put_u8(PROC_JOIN);
@@ -94,7 +94,7 @@ impl CpgMessage {
                 out.put_slice(data);
             }
         }
-        out.to_vec()
+        out
     }
 
     pub(crate) fn decode(body: &Bytes) -> Result<Self, Malformed> {
@@ -162,14 +162,14 @@ fn fragment_kind_to_wire(kind: FragmentKind) -> u8 {
 pub(crate) const JOINLIST_CHUNK: usize = 4096;
 
 pub(crate) fn encode_joinlist(entries: &[(CpgName, u32)]) -> Vec<u8> {
-    let mut out = BytesMut::new();
+    let mut out = Vec::new();
     out.put_u8(JOINLIST);
     out.put_u32_le(entries.len() as u32);
     for (group, pid) in entries {
         put_group(&mut out, group);
         out.put_u32_le(*pid);
     }
-    out.to_vec()
+    out
 }
 
 pub(crate) fn decode_joinlist(body: &Bytes) -> Result<Vec<(CpgName, u32)>, Malformed> {
@@ -192,7 +192,7 @@ pub(crate) fn decode_joinlist(body: &Bytes) -> Result<Vec<(CpgName, u32)>, Malfo
     Ok(entries)
 }
 
-fn put_group(out: &mut BytesMut, group: &CpgName) {
+fn put_group(out: &mut Vec<u8>, group: &CpgName) {
     let name = group.as_bytes();
     // CpgName holds at most 128 bytes.
     out.put_u8(name.len() as u8);
