@@ -78,6 +78,27 @@ pub(crate) fn data_len(max_msg_size: u32) -> usize {
     (max_msg_size as usize + CHUNK_MARGIN + 1).div_ceil(page) * page
 }
 
+/// A new file of `len` zero bytes that only its owner may use (0600, never an existing
+/// file), given to the client (`owner` = uid, gid) when the daemon runs as root.
+pub(crate) fn create_client_file(
+    path: &Path,
+    len: usize,
+    owner: Option<(u32, u32)>,
+) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)?;
+    file.set_len(len as u64)?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
+    }
+    Ok(file)
+}
+
 fn page_size() -> usize {
     rustix::param::page_size()
 }
@@ -122,21 +143,7 @@ impl Ring {
             HEADER_LEN
         };
         let size = data_len(max_msg_size);
-        let create = |path: &Path, len: usize| -> io::Result<File> {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(path)?;
-            file.set_len(len as u64)?;
-            if let Some((uid, gid)) = owner {
-                std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
-            }
-            Ok(file)
-        };
-        let hdr_file = create(&hdr_path, hdr_len)?;
+        let hdr_file = create_client_file(&hdr_path, hdr_len, owner)?;
         // From here on the files exist: build the ring early so that its Drop removes them.
         let header = Mapping::file(&hdr_file, hdr_len)?;
         let cleanup = |e: io::Error| {
@@ -144,7 +151,7 @@ impl Ring {
             let _ = std::fs::remove_file(&data_path);
             e
         };
-        let data_file = create(&data_path, size).map_err(cleanup)?;
+        let data_file = create_client_file(&data_path, size, owner).map_err(cleanup)?;
         let data = Mapping::circular(&data_file, size).map_err(cleanup)?;
         let ring = Self {
             header,

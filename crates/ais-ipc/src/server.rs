@@ -1289,18 +1289,7 @@ impl Drop for ConnDir {
 
 /// The SOCKET-mode control file: three `{sent, flow_control}` pairs, 24 bytes.
 fn create_control_file(path: &Path, owner: Option<(u32, u32)>) -> io::Result<Mapping> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)?;
-    file.set_len(24)?;
-    if let Some((uid, gid)) = owner {
-        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))?;
-    }
+    let file = crate::ring::create_client_file(path, 24, owner)?;
     Mapping::file(&file, 24)
 }
 
