@@ -18,16 +18,8 @@ use common::{Cluster, Layout};
 
 fn hosts_layout(ipc_type: &'static str) -> Layout {
     Layout {
-        count: 3,
-        addr: |n| format!("10.77.0.{n}"),
-        port: 5405,
-        token_ms: 1000,
-        totem_extra: String::new(),
-        interface_extra: String::new(),
-        addr1: None,
-        explicit_nodeid: false,
-        ipc_prefixed: false,
         ipc_type,
+        ..Layout::hosts(3)
     }
 }
 

@@ -13,10 +13,6 @@ use std::time::Duration;
 use common::lab::Lab;
 use common::{Cluster, Layout};
 
-fn link0(n: u32) -> String {
-    format!("10.77.0.{n}")
-}
-
 fn link1(n: u32) -> String {
     format!("10.77.1.{n}")
 }
@@ -25,29 +21,12 @@ fn link0_v6(n: u32) -> String {
     format!("fd77:0::{n}")
 }
 
-fn hosts_layout(count: u32) -> Layout {
-    Layout {
-        count,
-        addr: link0,
-        port: 5405,
-        token_ms: 1000,
-        totem_extra: String::new(),
-        interface_extra: String::new(),
-        addr1: None,
-        // Each host finds its own nodelist entry by its interface addresses.
-        explicit_nodeid: false,
-        // Each host has its own abstract socket names: corosync's, as clients expect.
-        ipc_prefixed: false,
-        ipc_type: "native",
-    }
-}
-
 #[test]
 fn three_hosts_with_udpu_form_a_ring_and_survive_a_kill() {
     let Some(lab) = Lab::new("u", 3, 1) else {
         return;
     };
-    let mut c = Cluster::new(&hosts_layout(3));
+    let mut c = Cluster::new(&Layout::hosts(3));
     for h in 1..=3 {
         lab.start(&mut c, h);
     }
@@ -63,7 +42,7 @@ fn three_hosts_with_multicast_form_a_ring() {
     let Some(lab) = Lab::new("m", 3, 1) else {
         return;
     };
-    let mut layout = hosts_layout(3);
+    let mut layout = Layout::hosts(3);
     layout.totem_extra = "    transport: udp\n".into();
     layout.interface_extra = "        mcastaddr: 239.192.77.1\n".into();
     let mut c = Cluster::new(&layout);
@@ -80,7 +59,7 @@ fn two_links_one_down_changes_nothing_both_down_drops_the_node() {
     let Some(lab) = Lab::new("l", 3, 2) else {
         return;
     };
-    let mut layout = hosts_layout(3);
+    let mut layout = Layout::hosts(3);
     layout.addr1 = Some(link1);
     let mut c = Cluster::new(&layout);
     for h in 1..=3 {
@@ -121,7 +100,7 @@ fn three_hosts_over_ipv6_form_a_ring() {
     let Some(lab) = Lab::new("6", 3, 1) else {
         return;
     };
-    let mut layout = hosts_layout(3);
+    let mut layout = Layout::hosts(3);
     layout.addr = link0_v6;
     let mut c = Cluster::new(&layout);
     for h in 1..=3 {
@@ -135,7 +114,7 @@ fn active_link_mode_survives_the_loss_of_either_link() {
     let Some(lab) = Lab::new("a", 3, 2) else {
         return;
     };
-    let mut layout = hosts_layout(3);
+    let mut layout = Layout::hosts(3);
     layout.addr1 = Some(link1);
     layout.totem_extra = "    link_mode: active\n".into();
     let mut c = Cluster::new(&layout);
@@ -175,7 +154,7 @@ fn three_hosts_with_multicast_and_no_nodelist_find_each_other() {
     let Some(lab) = Lab::new("n", 3, 1) else {
         return;
     };
-    let mut c = Cluster::new(&hosts_layout(3));
+    let mut c = Cluster::new(&Layout::hosts(3));
     // corosync 2 style: no nodelist; the interface comes from bindnetaddr, the node id from
     // the IPv4 address, and peers are learned from authenticated packets.
     for h in 1..=3 {

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use super::Cluster;
+use super::{Cluster, Layout};
 
 /// A switch namespace with one bridge per link and `hosts` host namespaces.
 pub struct Lab {
@@ -133,5 +133,30 @@ impl Drop for Lab {
             ip(&["netns", "del", &self.host(h)]);
         }
         ip(&["netns", "del", &format!("{}sw", self.prefix)]);
+    }
+}
+
+/// Link-0 address of host `n`.
+pub fn link0(n: u32) -> String {
+    format!("10.77.0.{n}")
+}
+
+impl Layout {
+    /// `count` lab hosts on link 0: each finds its own nodelist entry by its interface
+    /// addresses, and serves corosync's own IPC names (each host has its own), as clients
+    /// expect.
+    pub fn hosts(count: u32) -> Self {
+        Self {
+            count,
+            addr: link0,
+            port: 5405,
+            token_ms: 1000,
+            totem_extra: String::new(),
+            interface_extra: String::new(),
+            addr1: None,
+            explicit_nodeid: false,
+            ipc_prefixed: false,
+            ipc_type: "native",
+        }
     }
 }
