@@ -23,39 +23,7 @@ CPGPERF_SRC = os.path.join(ROOT, "..", "shared", "bench", "corosync-baseline", "
 SIZES = [64, 1024, 8192, 65536]
 
 
-def ip(*args):
-    subprocess.run(["ip", *args], check=True)
-
-
-class Lab:
-    """A switch namespace with a bridge, and three hosts 10.213.0.N on it."""
-
-    def __init__(self, hosts=3):
-        self.prefix = f"cpgb{os.getpid() % 10000}"
-        self.hosts = hosts
-        ip("netns", "add", self.sw)
-        ip("-n", self.sw, "link", "add", "br0", "type", "bridge")
-        ip("-n", self.sw, "link", "set", "br0", "up")
-        for h in range(1, hosts + 1):
-            ns = self.host(h)
-            ip("netns", "add", ns)
-            ip("-n", ns, "link", "set", "lo", "up")
-            ip("-n", self.sw, "link", "add", f"h{h}", "type", "veth", "peer", "name", "eth0", "netns", ns)
-            ip("-n", self.sw, "link", "set", f"h{h}", "master", "br0", "up")
-            ip("-n", ns, "addr", "add", f"10.213.0.{h}/24", "dev", "eth0")
-            ip("-n", ns, "link", "set", "eth0", "up")
-
-    @property
-    def sw(self):
-        return f"{self.prefix}sw"
-
-    def host(self, h):
-        return f"{self.prefix}h{h}"
-
-    def close(self):
-        for h in range(1, self.hosts + 1):
-            subprocess.run(["ip", "netns", "del", self.host(h)])
-        subprocess.run(["ip", "netns", "del", self.sw])
+from nslab import Lab  # scripts/nslab.py
 
 
 def config(engine, n, d, key):
@@ -202,7 +170,7 @@ def main():
              "corosync-udpu": "corosync 3.1.7 udpu, crypto off", "corosync-knet": "corosync 3.1.7 knet, crypto off"}
     tput_rows, lat_rows = {}, {}
     for engine in engines:
-        lab = Lab()
+        lab = Lab(3, subnet="10.213.0", tag="cpgb")
         cluster = None
         try:
             cluster = Cluster(lab, engine, tmp)

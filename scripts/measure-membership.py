@@ -19,39 +19,7 @@ EXE = os.path.join(ROOT, "target", "release", "aisexec")
 MEMBERS = re.compile(r"^(\S+)\s.*was formed\. Members\[(\d+)\]")
 
 
-def ip(*args):
-    subprocess.run(["ip", *args], check=True)
-
-
-class Lab:
-    def __init__(self, hosts):
-        self.prefix = f"aisbench{os.getpid() % 10000}"
-        self.hosts = hosts
-        ip("netns", "add", self.sw)
-        ip("-n", self.sw, "link", "add", "br0", "type", "bridge")
-        ip("-n", self.sw, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0")
-        ip("-n", self.sw, "link", "set", "br0", "up")
-        for h in range(1, hosts + 1):
-            ns = self.host(h)
-            ip("netns", "add", ns)
-            ip("-n", ns, "link", "set", "lo", "up")
-            ip("-n", self.sw, "link", "add", f"h{h}", "type", "veth", "peer", "name", "eth0", "netns", ns)
-            ip("-n", self.sw, "link", "set", f"h{h}", "master", "br0", "up")
-            ip("-n", ns, "addr", "add", f"10.77.0.{h}/24", "dev", "eth0")
-            ip("-n", ns, "link", "set", "eth0", "up")
-            ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0")
-
-    @property
-    def sw(self):
-        return f"{self.prefix}sw"
-
-    def host(self, h):
-        return f"{self.prefix}h{h}"
-
-    def close(self):
-        for h in range(1, self.hosts + 1):
-            subprocess.run(["ip", "netns", "del", self.host(h)])
-        subprocess.run(["ip", "netns", "del", self.sw])
+from nslab import Lab  # scripts/nslab.py
 
 
 class Node:
