@@ -52,6 +52,7 @@ use ais_wire::ipc::{
 };
 use bytes::Bytes;
 
+pub use crate::Dispatch;
 use crate::Options;
 use crate::error::{Error, Result};
 pub use event::{Event, GroupMembers, Iteration, IterationEntry, Member, MemberChange, Reason};
@@ -79,19 +80,6 @@ pub struct JoinOptions {
     /// Deliver an [`Event::TotemConfchg`] with the current ring right after the join
     /// (`CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF`).
     pub deliver_initial_totem_conf: bool,
-}
-
-/// How much [`Cpg::dispatch`] reads (`cs_dispatch_flags_t`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dispatch {
-    /// Hand out at most one event, if one is ready; never wait.
-    One,
-    /// Hand out every event ready now; never wait.
-    All,
-    /// Hand out events as they come, waiting for more, until the handler returns
-    /// [`ControlFlow::Break`] or the connection fails (the daemon closing it is
-    /// [`Error::Disconnected`]).
-    Blocking,
 }
 
 /// One connection to the local daemon's CPG service.

@@ -4,8 +4,10 @@
 //!
 //! One module per service, each shaped the same way: a connection type with `connect`,
 //! request methods that block until the daemon's answer, `fd` to poll for events, and
-//! `dispatch` handing events to a closure. [`cpg`] is the first, [`cfg`] has the local
-//! node id and node addresses; cmap, quorum and votequorum will follow that shape.
+//! `dispatch` handing events to a closure: [`cpg`] (process groups), [`cmap`] (the
+//! configuration map), [`quorum`] and [`votequorum`] (quorum state and votes),
+//! [`cfg`](mod@cfg) (node status, reload, shutdown). Each encodes and decodes with
+//! `ais_wire::ipc`.
 //!
 //! Every call returns [`Result`]; [`Error::TryAgain`] means "the daemon is busy: dispatch
 //! pending events and retry", whichever layer said it.
@@ -32,13 +34,30 @@
 //! ```
 
 pub mod cfg;
+pub mod cmap;
+mod conn;
 pub mod cpg;
 mod error;
+pub mod quorum;
+pub mod votequorum;
 
 pub use error::{Error, Result};
 
 /// The environment variable naming the IPC prefix, read by [`Options::from_env`].
 pub const IPC_PREFIX_ENV: &str = "AIS_IPC_PREFIX";
+
+/// How much a `dispatch` call reads (`cs_dispatch_flags_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// Hand out at most one event, if one is ready; never wait.
+    One,
+    /// Hand out every event ready now; never wait.
+    All,
+    /// Hand out events as they come, waiting for more, until the handler returns
+    /// [`std::ops::ControlFlow::Break`] or the connection fails (the daemon closing it is
+    /// [`Error::Disconnected`]).
+    Blocking,
+}
 
 /// Where to find the daemon.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

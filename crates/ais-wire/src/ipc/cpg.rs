@@ -189,8 +189,8 @@ impl CpgAddress {
     pub const LEN: usize = 24;
 }
 
-/// One entry type of a [`MemberList`].
-trait Entry: Sized {
+/// One entry type of a [`MemberList`] (also used by the quorum and votequorum lists).
+pub(super) trait Entry: Sized {
     const LEN: usize;
     fn decode(view: &View<'_>, off: usize) -> Result<Self, IpcDecodeError>;
     fn encode(&self, f: &mut Frame<'_>, off: usize);
@@ -260,7 +260,11 @@ impl<T> Deref for MemberList<T> {
 }
 
 /// Checks a list count field against [`MemberList::MAX`].
-fn list_count(view: &View<'_>, off: usize, what: &'static str) -> Result<usize, IpcDecodeError> {
+pub(super) fn list_count(
+    view: &View<'_>,
+    off: usize,
+    what: &'static str,
+) -> Result<usize, IpcDecodeError> {
     let count = view.u32(off)?;
     let max = PROCESSOR_COUNT_MAX;
     if count as usize > max {
@@ -270,7 +274,7 @@ fn list_count(view: &View<'_>, off: usize, what: &'static str) -> Result<usize, 
 }
 
 /// Reads `count` (already checked) entries starting at `off`.
-fn decode_list<T: Entry>(
+pub(super) fn decode_list<T: Entry>(
     view: &View<'_>,
     off: usize,
     count: usize,
@@ -280,7 +284,7 @@ fn decode_list<T: Entry>(
 }
 
 /// Writes the entries at `off`; returns the offset after them.
-fn encode_list<T: Entry>(list: &MemberList<T>, f: &mut Frame<'_>, off: usize) -> usize {
+pub(super) fn encode_list<T: Entry>(list: &MemberList<T>, f: &mut Frame<'_>, off: usize) -> usize {
     for (i, entry) in list.0.iter().enumerate() {
         entry.encode(f, off + i * T::LEN);
     }

@@ -10,7 +10,7 @@ use super::fuzzing::fuzz_ipc_decode;
 use super::*;
 
 /// A zeroed buffer of `len` bytes with `fields` (offset, bytes) written in.
-fn golden(len: usize, fields: &[(usize, &[u8])]) -> Vec<u8> {
+pub(super) fn golden(len: usize, fields: &[(usize, &[u8])]) -> Vec<u8> {
     let mut buf = vec![0u8; len];
     for (off, bytes) in fields {
         buf[*off..off + bytes.len()].copy_from_slice(bytes);
@@ -30,7 +30,7 @@ fn addr(nodeid: u32, pid: u32, reason: CpgReason) -> CpgAddress {
     }
 }
 
-fn list<T>(entries: Vec<T>) -> MemberList<T> {
+pub(super) fn list<T>(entries: Vec<T>) -> MemberList<T> {
     MemberList::new(entries).unwrap()
 }
 
@@ -582,7 +582,7 @@ fn fragment() -> impl Strategy<Value = PartialFragment> {
     })
 }
 
-fn status() -> impl Strategy<Value = CsStatus> {
+pub(super) fn status() -> impl Strategy<Value = CsStatus> {
     any::<i32>().prop_map(CsStatus)
 }
 
@@ -738,11 +738,23 @@ fn any_encoding() -> impl Strategy<Value = Vec<u8>> {
         cpg_request().prop_map(|m| m.to_vec()),
         cpg_response().prop_map(|m| m.to_vec()),
         cpg_event().prop_map(|m| m.to_vec()),
+        quorum::tests::quorum_request().prop_map(|m| m.to_vec()),
+        quorum::tests::quorum_response().prop_map(|m| m.to_vec()),
+        quorum::tests::quorum_event().prop_map(|m| m.to_vec()),
+        votequorum::tests::votequorum_request().prop_map(|m| m.to_vec()),
+        votequorum::tests::votequorum_response().prop_map(|m| m.to_vec()),
+        votequorum::tests::votequorum_event().prop_map(|m| m.to_vec()),
+        cmap::tests::cmap_request().prop_map(|m| m.to_vec().unwrap()),
+        cmap::tests::cmap_response().prop_map(|m| m.to_vec().unwrap()),
+        cmap::tests::cmap_event().prop_map(|m| m.to_vec().unwrap()),
+        cfg::tests::cfg_request().prop_map(|m| m.to_vec()),
+        cfg::tests::cfg_response().prop_map(|m| m.to_vec()),
+        cfg::tests::cfg_event().prop_map(|m| m.to_vec()),
     ]
 }
 
 /// Asserts that every strict prefix of `bytes`, and `bytes` plus one byte, fail to decode.
-fn assert_prefixes_fail<T: fmt::Debug>(
+pub(super) fn assert_prefixes_fail<T: fmt::Debug>(
     bytes: &[u8],
     decode: fn(&[u8]) -> Result<T, IpcDecodeError>,
 ) {
