@@ -29,6 +29,7 @@
 mod config;
 mod derive;
 mod diagnostic;
+mod flat;
 mod keys;
 mod keyword;
 mod lexer;
@@ -45,6 +46,7 @@ pub use config::{
 };
 pub use derive::LocalNodeError;
 pub use diagnostic::{ConfigErrors, Diagnostic};
+pub use flat::{FlatValue, flatten};
 pub use keys::{KeyStatus, KnownKey, known_keys};
 pub use keyword::{
     Cipher, DebugLevel, Hash, IpVersion, KnetTransport, LinkMode, LogPriority, QuorumProvider,
