@@ -281,6 +281,19 @@ impl Totem {
         Ok(())
     }
 
+    /// Takes new settings at runtime (a configuration reload): the timers and limits apply
+    /// from the next time each timer is set; the node id, the MTU and the random seed stay
+    /// what they were. Settings that do not validate are refused and nothing changes.
+    pub fn reconfigure(&mut self, new: &TotemConfig) -> Result<(), crate::ConfigError> {
+        let mut next = new.clone();
+        next.node_id = self.config.node_id;
+        next.netmtu = self.config.netmtu;
+        next.rng_seed = self.config.rng_seed;
+        next.validate()?;
+        self.config = next;
+        Ok(())
+    }
+
     /// Leaves the ring gracefully: the others drop this processor at once instead of after
     /// a token timeout. The processor is inert afterwards.
     pub fn leave(&mut self, _now: Instant) {

@@ -162,16 +162,7 @@ impl Transport {
         }
         let mut peers = BTreeMap::new();
         for peer in &config.peers {
-            let mut links = vec![PeerLink::default(); config.links.len()];
-            for (i, link) in config.links.iter().enumerate() {
-                links[i].addr = peer
-                    .addrs
-                    .iter()
-                    .find(|(n, _)| *n == link.number)
-                    .map(|(_, a)| *a);
-                links[i].next_ping = now;
-            }
-            peers.insert(peer.node, links);
+            peers.insert(peer.node, peer_links(&config.links, peer, now));
         }
         let learn_peers =
             config.peers.is_empty() && config.links.iter().all(|l| l.multicast.is_some());
@@ -191,6 +182,29 @@ impl Transport {
             pick_buf: Vec::new(),
             rejects: RejectLog::default(),
         })
+    }
+
+    /// This node's links, as configured.
+    pub fn links(&self) -> &[LinkConfig] {
+        &self.config.links
+    }
+
+    /// Replaces the nodelist's peers at runtime (a configuration reload): new nodes are
+    /// sent to and accepted from now on, removed ones no longer; a peer whose addresses
+    /// did not change keeps its link state. The local links stay as they are.
+    pub fn set_peers(&mut self, peers: Vec<PeerConfig>, now: Instant) {
+        let mut next = BTreeMap::new();
+        for peer in &peers {
+            let fresh = peer_links(&self.config.links, peer, now);
+            let links = match self.peers.remove(&peer.node) {
+                Some(old) if old.iter().map(|l| l.addr).eq(fresh.iter().map(|l| l.addr)) => old,
+                _ => fresh,
+            };
+            next.insert(peer.node, links);
+        }
+        self.peers = next;
+        self.rr_next.retain(|node, _| self.peers.contains_key(node));
+        self.config.peers = peers;
     }
 
     /// Registers the sockets with `registry` as tokens `first_token`, `first_token + 1`, ….
@@ -543,7 +557,7 @@ impl Transport {
         &self.stats
     }
 
-    /// Link status per peer and link, for `ais-cfgtool -s` later.
+    /// Link status per peer and link, for cfg's link status and cmap's `stats.knet.*`.
     pub fn link_status(&self) -> Vec<LinkStatus> {
         let mut out = Vec::new();
         for (&node, links) in &self.peers {
@@ -553,11 +567,29 @@ impl Transport {
                     link: c.number,
                     up: pl.up,
                     rtt: pl.rtt,
+                    addr: pl.addr,
+                    local: c.bind,
                 });
             }
         }
         out
     }
+}
+
+/// A peer's link table, one entry per local link, from its configured addresses.
+fn peer_links(links: &[LinkConfig], peer: &PeerConfig, now: Instant) -> Vec<PeerLink> {
+    links
+        .iter()
+        .map(|link| PeerLink {
+            addr: peer
+                .addrs
+                .iter()
+                .find(|(n, _)| *n == link.number)
+                .map(|(_, a)| *a),
+            next_ping: now,
+            ..PeerLink::default()
+        })
+        .collect()
 }
 
 /// One peer's state on one link.
@@ -571,6 +603,10 @@ pub struct LinkStatus {
     pub up: bool,
     /// Round-trip time of the last answered ping.
     pub rtt: Option<Duration>,
+    /// The peer's address on the link, if configured.
+    pub addr: Option<SocketAddr>,
+    /// This node's address on the link.
+    pub local: SocketAddr,
 }
 
 /// Kinds of rejected packets, each logged at a limited rate.

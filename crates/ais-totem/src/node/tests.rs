@@ -503,3 +503,30 @@ fn a_message_for_an_idle_ring_leaves_with_the_held_token_not_a_rotation_later() 
         "and the sender delivers it at once: {out:?}"
     );
 }
+
+/// A reload's new settings replace the timers' settings (read each time a timer is set),
+/// keep what cannot change, and settings that do not validate are refused whole.
+#[test]
+fn reconfigure_takes_new_timeouts_and_refuses_invalid_ones() {
+    let mut long = TotemConfig::new(n(1), 3);
+    long.derive_from_token(Duration::from_secs(10));
+    long.netmtu = 1400;
+    let mut t = Totem::new(long, Persisted::default(), T0);
+    let mut short = TotemConfig::new(n(9), 4);
+    short.derive_from_token(Duration::from_millis(200));
+    t.reconfigure(&short).expect("valid settings");
+    assert_eq!(t.config.token, Duration::from_millis(200));
+    assert_eq!(t.config.node_count, 4);
+    assert_eq!(t.config.consensus, short.consensus);
+    assert_eq!(t.node_id(), n(1), "the node id stays");
+    assert_eq!(t.config.netmtu, 1400, "the MTU stays");
+    let mut broken = short.clone();
+    broken.derive_from_token(Duration::from_millis(300));
+    broken.window_size = 0;
+    assert!(t.reconfigure(&broken).is_err());
+    assert_eq!(
+        t.config.token,
+        Duration::from_millis(200),
+        "nothing changed"
+    );
+}
