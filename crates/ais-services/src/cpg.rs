@@ -523,7 +523,7 @@ impl Service for Cpg {
         ServiceId::CPG
     }
 
-    fn connect(&mut self, _fx: &mut Effects<'_>, conn: ConnId, _pid: u32) {
+    fn connect(&mut self, _fx: &mut Effects<'_>, conn: ConnId, _pid: u32, _channel: u8) {
         self.conns.insert(
             conn,
             Conn {

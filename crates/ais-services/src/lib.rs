@@ -25,9 +25,12 @@
 //! Sync messages carry the ring they were sent for; those of an older ring are ignored.
 
 pub mod cfg;
+pub mod cmap;
 pub mod cpg;
 mod envelope;
+pub mod keys;
 mod sync;
+pub mod votequorum;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -37,7 +40,10 @@ use ais_wire::Order;
 use bytes::Bytes;
 
 pub use cfg::Cfg;
+pub use cmap::Cmap;
 pub use cpg::Cpg;
+pub use keys::Keys;
+pub use votequorum::Votequorum;
 
 use crate::envelope::{Class, Envelope};
 use crate::sync::Sync;
@@ -48,10 +54,14 @@ use crate::sync::Sync;
 pub struct ServiceId(pub u8);
 
 impl ServiceId {
+    /// cmap, corosync's `CMAP_SERVICE` (0); local only, it sends nothing on the ring.
+    pub const CMAP: Self = Self(0);
     /// cfg, corosync's `CFG_SERVICE` (1).
     pub const CFG: Self = Self(1);
     /// CPG, corosync's `CPG_SERVICE` (2).
     pub const CPG: Self = Self(2);
+    /// votequorum, corosync's `VOTEQUORUM_SERVICE` (5); it also serves `quorum`.
+    pub const VOTEQUORUM: Self = Self(5);
     /// The sync layer's own barrier messages.
     pub(crate) const SYNC: Self = Self(255);
 }
@@ -87,6 +97,26 @@ pub enum Effect {
         /// The client.
         conn: ConnId,
     },
+    /// Something only the daemon can do (cfg's reload, shutdown, log reopening).
+    Control(Control),
+}
+
+/// An order from a service to the daemon around it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Re-read the configuration file and apply what changed; if `reply` names a client,
+    /// answer its RELOAD_CONFIG with the result.
+    ReloadConfig {
+        /// The client that asked, on this node.
+        reply: Option<ConnId>,
+    },
+    /// Reopen the log files (after rotation).
+    ReopenLogs,
+    /// Leave the ring and exit (cfg shutdown, or this node was killed).
+    Exit {
+        /// Why, for the log.
+        reason: String,
+    },
 }
 
 /// The membership a sync runs for.
@@ -107,9 +137,16 @@ pub struct Effects<'a> {
     queue: &'a mut VecDeque<Effect>,
     service: ServiceId,
     sync_ring: Option<RingId>,
+    keys: &'a mut Keys,
 }
 
 impl Effects<'_> {
+    /// The node's key/value store (cmap's maps): services publish their runtime keys here,
+    /// and trackers of the changed keys are notified.
+    pub fn keys(&mut self) -> &mut Keys {
+        self.keys
+    }
+
     /// Answers a client's request.
     pub fn reply(&mut self, conn: ConnId, msg: Vec<u8>) {
         self.queue.push_back(Effect::Reply { conn, msg });
@@ -123,6 +160,11 @@ impl Effects<'_> {
     /// Drops a client.
     pub fn disconnect(&mut self, conn: ConnId) {
         self.queue.push_back(Effect::Disconnect { conn });
+    }
+
+    /// Asks the daemon to act.
+    pub fn control(&mut self, control: Control) {
+        self.queue.push_back(Effect::Control(control));
     }
 
     /// Multicasts an application message of this service; it comes back through
@@ -154,8 +196,9 @@ impl Effects<'_> {
 pub trait Service {
     /// The service's number on the ring.
     fn id(&self) -> ServiceId;
-    /// A client connected.
-    fn connect(&mut self, fx: &mut Effects<'_>, conn: ConnId, pid: u32);
+    /// A client connected to the service's IPC endpoint number `channel` (0 for a service
+    /// with one endpoint; see [`Services::new`]).
+    fn connect(&mut self, fx: &mut Effects<'_>, conn: ConnId, pid: u32, channel: u8);
     /// A client went away (closed, crashed, or was dropped).
     fn disconnect(&mut self, fx: &mut Effects<'_>, conn: ConnId);
     /// A client's request: exactly one IPC message. `room` is how many bytes Totem's send
@@ -173,10 +216,47 @@ pub trait Service {
     fn sync_activate(&mut self, fx: &mut Effects<'_>);
     /// A newer configuration interrupted the sync: forget what it gathered.
     fn sync_abort(&mut self);
+    /// Whether the service has a sync phase. A service with no replicated state (cfg, cmap)
+    /// says no and costs the sync nothing; the answer must be the same on every node.
+    fn needs_sync(&self) -> bool {
+        true
+    }
+    /// Time passed: `now` is the time since an arbitrary origin, from the shell's clock
+    /// (never going back). It may come at any moment, in or out of a sync, so it may only
+    /// change local state; a timed decision that must be replicated is multicast.
+    fn tick(&mut self, _fx: &mut Effects<'_>, _now: std::time::Duration) {}
+    /// The configuration was reloaded: take what changed.
+    fn reconfigure(&mut self, _fx: &mut Effects<'_>, _settings: &ServiceSettings) {}
+    /// The node shuts down cleanly: a last chance to tell the others (before Totem leaves).
+    fn shutdown(&mut self, _fx: &mut Effects<'_>) {}
+    /// The engine itself, for [`Services::engine`]; an engine with an API of its own (such
+    /// as votequorum's status) returns `Some(self)`.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
     /// A digest of the replicated state, for the simulator's replica check.
     fn digest(&self) -> u64;
     /// The replicated state in words, for a failing seed's report.
     fn describe(&self) -> String;
+}
+
+/// What the services take from the configuration, at start and on every reload. The
+/// default knows no node addresses and has no quorum provider (always quorate).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSettings {
+    /// Every configured node's addresses, link 0 first (cfg reports them).
+    pub node_addrs: BTreeMap<NodeId, Vec<std::net::IpAddr>>,
+    /// votequorum's settings.
+    pub quorum: votequorum::Settings,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            node_addrs: BTreeMap::new(),
+            quorum: votequorum::Settings::disabled(),
+        }
+    }
 }
 
 /// Counters of the host.
@@ -200,7 +280,10 @@ pub struct ServicesStats {
 pub struct Services {
     me: NodeId,
     engines: Vec<Box<dyn Service>>,
+    /// IPC endpoint number -> (engine index, the engine's channel).
+    endpoints: Vec<(usize, u8)>,
     conns: BTreeMap<ConnId, usize>,
+    keys: Keys,
     sync: Sync,
     /// The last transitional configuration, for the next regular one.
     transitional: Option<(RingId, Vec<NodeId>)>,
@@ -209,12 +292,16 @@ pub struct Services {
 }
 
 impl Services {
-    /// The services of node `me`, synchronized in the given order.
-    pub fn new(me: NodeId, engines: Vec<Box<dyn Service>>) -> Self {
+    /// The services of node `me`, synchronized in the given order. `endpoints` lists, for
+    /// each IPC endpoint by number, the engine that serves it and the engine's channel for
+    /// it (an engine may serve several endpoints, as votequorum serves `quorum` too).
+    pub fn new(me: NodeId, engines: Vec<Box<dyn Service>>, endpoints: Vec<(usize, u8)>) -> Self {
         Self {
             me,
             engines,
+            endpoints,
             conns: BTreeMap::new(),
+            keys: Keys::default(),
             sync: Sync::Idle,
             transitional: None,
             effects: VecDeque::new(),
@@ -222,17 +309,63 @@ impl Services {
         }
     }
 
-    /// The services this build runs, in [`Services::STANDARD_NAMES`] order: CPG, and the
-    /// part of cfg that CPG's tools use; `addrs` are every configured node's addresses.
-    pub fn standard(me: NodeId, addrs: BTreeMap<NodeId, Vec<std::net::IpAddr>>) -> Self {
-        Self::new(
+    /// The services this build runs: CPG, cfg, cmap, and votequorum (which also serves
+    /// `quorum`); their IPC endpoints are [`Services::STANDARD_NAMES`] by number.
+    pub fn standard(
+        me: NodeId,
+        settings: &ServiceSettings,
+    ) -> Result<Self, votequorum::SettingsError> {
+        Ok(Self::new(
             me,
-            vec![Box::new(Cpg::new(me)), Box::new(Cfg::new(me, addrs))],
-        )
+            vec![
+                Box::new(Cpg::new(me)),
+                Box::new(Cfg::new(me, settings.node_addrs.clone())),
+                Box::new(Cmap::new()),
+                Box::new(Votequorum::new(me, &settings.quorum)?),
+            ],
+            vec![(0, 0), (1, 0), (2, 0), (3, 0), (3, 1)],
+        ))
     }
 
-    /// The IPC names of [`Services::standard`]'s engines, by index.
-    pub const STANDARD_NAMES: [&'static str; 2] = ["cpg", "cfg"];
+    /// The IPC names of [`Services::standard`]'s endpoints, by number.
+    pub const STANDARD_NAMES: [&'static str; 5] = ["cpg", "cfg", "cmap", "quorum", "votequorum"];
+
+    /// The engine of type `T`, if it runs here and offers itself ([`Service::as_any`]).
+    pub fn engine<T: 'static>(&self) -> Option<&T> {
+        self.engines
+            .iter()
+            .find_map(|e| e.as_any().and_then(|a| a.downcast_ref::<T>()))
+    }
+
+    /// Time passed (see [`Service::tick`]); the shell calls this now and then, at least a few
+    /// times a second, in or out of a sync.
+    pub fn handle_tick(&mut self, now: std::time::Duration) {
+        for service in 0..self.engines.len() {
+            self.with_engine(service, |e, fx| e.tick(fx, now));
+        }
+    }
+
+    /// The daemon finished the reload a client of this node asked for: its answer.
+    pub fn reload_done(&mut self, conn: ConnId, ok: bool) {
+        self.effects.push_back(Effect::Reply {
+            conn,
+            msg: cfg::reload_response(ok),
+        });
+    }
+
+    /// The configuration was reloaded (see [`Service::reconfigure`]).
+    pub fn reconfigure(&mut self, settings: &ServiceSettings) {
+        for service in 0..self.engines.len() {
+            self.with_engine(service, |e, fx| e.reconfigure(fx, settings));
+        }
+    }
+
+    /// The node shuts down cleanly; the shell then submits the multicasts before Totem leaves.
+    pub fn handle_shutdown(&mut self) {
+        for service in 0..self.engines.len() {
+            self.with_engine(service, |e, fx| e.shutdown(fx));
+        }
+    }
 
     /// The index of the engine with id `id`, the name the IPC layer knows it by.
     pub fn index_of(&self, id: ServiceId) -> Option<usize> {
@@ -243,6 +376,18 @@ impl Services {
     /// corosync does, though requests that do arrive are still served).
     pub fn is_syncing(&self) -> bool {
         matches!(self.sync, Sync::Running(_))
+    }
+
+    /// The node's key/value store, to read.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Changes the key/value store from outside (the daemon's configuration, runtime and
+    /// statistics keys); trackers of changed keys are notified.
+    pub fn update_keys(&mut self, f: impl FnOnce(&mut Keys)) {
+        f(&mut self.keys);
+        self.flush_notifications();
     }
 
     /// The counters.
@@ -264,14 +409,14 @@ impl Services {
             .join("; ")
     }
 
-    /// A client of engine `service` connected; `pid` from its credentials.
-    pub fn handle_connect(&mut self, conn: ConnId, service: usize, pid: u32) {
-        if service >= self.engines.len() {
+    /// A client of IPC endpoint `endpoint` connected; `pid` from its credentials.
+    pub fn handle_connect(&mut self, conn: ConnId, endpoint: usize, pid: u32) {
+        let Some(&(service, channel)) = self.endpoints.get(endpoint) else {
             self.effects.push_back(Effect::Disconnect { conn });
             return;
-        }
+        };
         self.conns.insert(conn, service);
-        self.with_engine(service, |e, fx| e.connect(fx, conn, pid));
+        self.with_engine(service, |e, fx| e.connect(fx, conn, pid, channel));
     }
 
     /// A client went away.
@@ -354,8 +499,24 @@ impl Services {
             queue: &mut self.effects,
             service: engine.id(),
             sync_ring,
+            keys: &mut self.keys,
         };
         f(engine.as_mut(), &mut fx);
+        self.flush_notifications();
+    }
+
+    /// Turns the key trackers' notifications into client events.
+    fn flush_notifications(&mut self) {
+        for store in [&mut self.keys.default, &mut self.keys.stats] {
+            if store.has_notifications() {
+                for n in store.take_notifications() {
+                    let conn = n.conn;
+                    if let Some(msg) = cmap::notification_event(n) {
+                        self.effects.push_back(Effect::Event { conn, msg });
+                    }
+                }
+            }
+        }
     }
 
     fn apply(&mut self, origin: NodeId, service: ServiceId, body: Bytes) {
@@ -373,9 +534,16 @@ impl Services {
     /// Starts the running sync's current phase: the service's state, then this node's
     /// barrier.
     fn start_phase(&mut self) {
-        let Sync::Running(running) = &self.sync else {
+        let Sync::Running(running) = &mut self.sync else {
             return;
         };
+        while running.phase < self.engines.len() && !self.engines[running.phase].needs_sync() {
+            running.phase += 1;
+        }
+        if running.phase == self.engines.len() {
+            self.activate();
+            return;
+        }
         let phase = running.phase;
         let membership = running.membership.clone();
         self.with_engine(phase, |e, fx| e.sync_init(fx, &membership));
@@ -426,10 +594,12 @@ impl Services {
         };
         running.phase += 1;
         running.barriers.clear();
-        if running.phase < self.engines.len() {
-            self.start_phase();
-            return;
-        }
+        self.start_phase();
+    }
+
+    /// Every phase is done: every service switches to its synchronized state, then the
+    /// held application messages are applied.
+    fn activate(&mut self) {
         let Sync::Running(running) = std::mem::replace(&mut self.sync, Sync::Idle) else {
             return;
         };
@@ -463,22 +633,30 @@ impl Services {
 /// Fuzz entry points (STYLE §8); a `cargo fuzz` target only calls into here.
 #[doc(hidden)]
 pub mod fuzzing {
-    use std::collections::BTreeMap;
-
     use ais_totem::{ConfigChange, Delivery};
     use ais_types::{ConnId, NodeId, RingId};
     use ais_wire::Order;
     use ais_wire::ipc::{CpgName, CpgRequest};
     use bytes::Bytes;
 
-    use crate::Services;
+    use crate::{ServiceSettings, Services};
 
     /// Bytes from the ring and from clients into a node's services, in and out of a sync:
     /// nothing may panic, whatever arrives. The first byte picks the origin node, the rest is
     /// cut into messages at 0xFF bytes; each is delivered, then sent as a client request.
     pub fn fuzz_services(data: &[u8]) {
         let me = NodeId(1);
-        let mut s = Services::standard(me, BTreeMap::new());
+        let nodes = [me, NodeId(2), NodeId(3)];
+        let settings = ServiceSettings {
+            node_addrs: nodes
+                .iter()
+                .map(|n| (*n, vec![std::net::IpAddr::from([10, 0, 0, n.0 as u8])]))
+                .collect(),
+            quorum: crate::votequorum::Settings::votequorum(
+                nodes.iter().map(|n| (*n, 1)).collect(),
+            ),
+        };
+        let mut s = Services::standard(me, &settings).expect("valid settings");
         let member = ConnId(1);
         s.handle_connect(member, 0, 100);
         let join = CpgRequest::Join {
@@ -487,8 +665,10 @@ pub mod fuzzing {
             flags: 1,
         };
         s.handle_request(member, &join.to_vec(), 1 << 20);
-        s.handle_connect(ConnId(2), 0, 200);
-        s.handle_connect(ConnId(3), 1, 300);
+        // One client per endpoint: cpg, cfg, cmap, quorum, votequorum.
+        for endpoint in 0..Services::STANDARD_NAMES.len() {
+            s.handle_connect(ConnId(2 + endpoint as u64), endpoint, 200 + endpoint as u32);
+        }
         let ring = RingId::new(me, 4);
         let members = vec![me, NodeId(2), NodeId(3)];
         let Some((&origin, rest)) = data.split_first() else {
@@ -512,7 +692,9 @@ pub mod fuzzing {
                 payload: Bytes::copy_from_slice(chunk),
             };
             s.handle_delivery(&delivery);
-            s.handle_request(ConnId(2 + (i as u64 % 2)), chunk, 1 << 20);
+            let clients = Services::STANDARD_NAMES.len() as u64;
+            s.handle_request(ConnId(2 + (i as u64 % clients)), chunk, 1 << 20);
+            s.handle_tick(std::time::Duration::from_secs(i as u64));
             while s.poll_effect().is_some() {}
         }
         s.handle_disconnect(member);

@@ -53,7 +53,8 @@ impl Ring {
             ring.nodes.insert(
                 NodeId(id),
                 Node {
-                    services: Services::standard(NodeId(id), BTreeMap::new()),
+                    services: Services::standard(NodeId(id), &crate::ServiceSettings::default())
+                        .expect("settings"),
                     outbox: Vec::new(),
                     replies: Vec::new(),
                     events: Vec::new(),
@@ -84,6 +85,7 @@ impl Ring {
                             .push((conn, CpgEvent::decode(&msg).expect("event")));
                     }
                     Effect::Disconnect { conn } => node.disconnects.push(conn),
+                    Effect::Control(_) => {}
                 }
             }
         }
@@ -294,7 +296,10 @@ fn join_mcast_leave_on_one_node() {
         &(vec![], vec![(1, 10, CpgReason::Leave)], vec![])
     );
     assert!(
-        r.node(1).services.digests() == Services::standard(NodeId(1), BTreeMap::new()).digests()
+        r.node(1).services.digests()
+            == Services::standard(NodeId(1), &crate::ServiceSettings::default())
+                .expect("settings")
+                .digests()
     );
 }
 

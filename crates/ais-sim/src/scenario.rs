@@ -4,6 +4,7 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use ais_services::votequorum::{Settings, TieBreaker};
 use ais_totem::TotemConfig;
 use ais_types::NodeId;
 
@@ -56,6 +57,8 @@ pub struct Scenario {
     /// Fraction of workload steps that are CPG client actions (connect, join, multicast,
     /// leave, disconnect) rather than raw Totem messages.
     pub cpg_fraction: f64,
+    /// votequorum's settings, the same on every node.
+    pub quorum: Settings,
 }
 
 impl Scenario {
@@ -126,6 +129,7 @@ impl Scenario {
             safe_fraction: *rng.pick(&[0.0, 0.3, 0.5, 1.0]),
             huge_messages: rng.chance(0.15),
             cpg_fraction: *rng.pick(&[0.0, 0.3, 0.6, 0.9]),
+            quorum: quorum_from_seed(seed, n),
             totem,
         }
     }
@@ -164,6 +168,38 @@ impl Scenario {
             safe_fraction: 0.0,
             huge_messages: false,
             cpg_fraction: 0.0,
+            quorum: Settings::votequorum((1..=nodes as u32).map(|i| (NodeId(i), 1)).collect()),
         }
     }
+}
+
+/// votequorum for `n` nodes of one vote each (expected votes `n`), and per seed one of the
+/// special features: wait_for_all, auto_tie_breaker (lowest, highest or a list), or
+/// last_man_standing with a short window. Drawn from a stream of its own, so the rest of a
+/// seed's scenario does not depend on it.
+fn quorum_from_seed(seed: u64, n: usize) -> Settings {
+    let mut rng = SimRng::new(seed ^ 0x0907_e0c0_0000_0000);
+    let mut s = Settings::votequorum((1..=n as u32).map(|i| (NodeId(i), 1)).collect());
+    s.wait_for_all = Some(rng.chance(0.3));
+    let r = rng.unit();
+    if (0.55..0.8).contains(&r) || r >= 0.9 {
+        let mut ids: Vec<NodeId> = (1..=n as u32 + 1).map(NodeId).collect();
+        rng.shuffle(&mut ids);
+        ids.truncate(rng.range(1, 4) as usize);
+        s.auto_tie_breaker = Some(match rng.range(0, 3) {
+            0 => TieBreaker::Lowest,
+            1 => TieBreaker::Highest,
+            _ => TieBreaker::List(ids),
+        });
+    }
+    if r >= 0.8 {
+        s.last_man_standing = true;
+        s.last_man_standing_window = Duration::from_millis(rng.range(200, 3000));
+        if s.auto_tie_breaker.is_some() && n % 2 == 1 {
+            // corosync refuses the tie-breaker with last_man_standing in an odd cluster
+            // without wait_for_all.
+            s.wait_for_all = Some(true);
+        }
+    }
+    s
 }

@@ -18,7 +18,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use ais_services::{Effect, Services};
+use ais_services::votequorum::Settings;
+use ais_services::{Effect, ServiceSettings, Services};
 use ais_totem::{Delivery, Order};
 use ais_types::{ConnId, NodeId, RingId};
 use ais_wire::ipc::{CpgEvent, CpgName, CpgPayload, CpgRequest, Guarantee};
@@ -66,10 +67,16 @@ pub struct NodeServices {
 }
 
 impl NodeServices {
-    /// Fresh services for node `id` (after a boot or restart everything local is gone).
-    pub fn new(id: NodeId, inc: u32) -> Self {
+    /// Fresh services for node `id` (after a boot or restart everything local is gone),
+    /// with votequorum's `quorum` settings.
+    pub fn new(id: NodeId, inc: u32, quorum: &Settings) -> Self {
+        let settings = ServiceSettings {
+            quorum: quorum.clone(),
+            ..ServiceSettings::default()
+        };
         Self {
-            services: Services::standard(id, BTreeMap::new()),
+            services: Services::standard(id, &settings)
+                .expect("the scenario's quorum settings are valid"),
             clients: Vec::new(),
             pending: VecDeque::new(),
             next_conn: u64::from(inc) << 32,
@@ -151,6 +158,7 @@ impl NodeServices {
                 Effect::Multicast { payload, order } => self.pending.push_back((payload, order)),
                 Effect::Reply { conn, msg } => self.reply(conn, &msg),
                 Effect::Event { conn, msg } => self.event(life, conn, &msg)?,
+                Effect::Control(_) => {}
                 Effect::Disconnect { conn } => {
                     return fail(
                         "client_view",

@@ -7,11 +7,15 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 
+use ais_services::Votequorum;
 use ais_totem::{ConfigChange, Dest, Order, Output, Persisted, PlantedBug, Totem};
 use ais_types::{Instant, NodeId, RingId};
 use bytes::Bytes;
 
-use crate::invariants::{Check, Checker, ClusterView, Life, Violation, check_liveness, converged};
+use crate::invariants::{
+    Check, Checker, ClusterView, Life, QuorumView, Violation, check_liveness,
+    check_quorum_liveness, check_split_brain, converged,
+};
 use crate::rng::SimRng;
 use crate::scenario::Scenario;
 use crate::services::{NodeServices, ReplicaChecker, SERVICE_TAG, tag};
@@ -121,6 +125,8 @@ pub struct World {
     pub trace: Trace,
     bug: Option<PlantedBug>,
     replicas: ReplicaChecker,
+    /// Each node's last traced quorum decision (quorate, expected votes, ring).
+    quorum_seen: Vec<Option<(bool, u32, RingId)>>,
 }
 
 impl World {
@@ -144,6 +150,7 @@ impl World {
             bug,
             scenario,
             replicas: ReplicaChecker::default(),
+            quorum_seen: vec![None; n],
         };
         for i in 0..n {
             w.nodes.push(SimNode {
@@ -357,6 +364,14 @@ impl World {
                     format!("n{} never finished the services' sync after the heal", n.0),
                 );
             }
+        }
+        // With every node up and synchronized, every vote is present: quorate.
+        if core.len() == self.nodes.len() {
+            let views: Vec<QuorumView<'_>> = core
+                .iter()
+                .filter_map(|n| self.quorum_view(n.0 as usize - 1))
+                .collect();
+            check_quorum_liveness(&views)?;
         }
         Ok(())
     }
@@ -674,6 +689,7 @@ impl World {
     }
 
     fn crash(&mut self, i: usize, mark: &str) {
+        self.quorum_seen[i] = None;
         let node = &mut self.nodes[i];
         node.totem = None;
         node.services = None;
@@ -703,7 +719,7 @@ impl World {
             .totem_for(node.id, seed ^ u64::from(node.inc) << 32);
         config.planted_bug = bug;
         node.totem = Some(Totem::new(config, node.persisted, self.now));
-        node.services = Some(NodeServices::new(node.id, node.inc));
+        node.services = Some(NodeServices::new(node.id, node.inc, &self.scenario.quorum));
         let life = Life {
             node: node.id,
             inc: node.inc,
@@ -735,13 +751,80 @@ impl World {
         Ok(())
     }
 
-    /// Carries out a node's outputs, feeding deliveries and configurations to its services
-    /// and their multicasts back to Totem, until nothing is left.
+    /// Gives a node's services the time, carries out the node's outputs, then checks its
+    /// quorum decision against everyone else's.
     fn drain(&mut self, i: usize) -> Check {
         let life = Life {
             node: self.nodes[i].id,
             inc: self.nodes[i].inc,
         };
+        if let Some(s) = self.nodes[i].services.as_mut() {
+            s.services
+                .handle_tick(Duration::from_nanos(self.now.as_nanos()));
+            s.drain(life)?;
+        }
+        self.drain_outputs(i, life)?;
+        self.check_quorum(i)
+    }
+
+    /// votequorum's decision on node `i`, if it runs.
+    fn quorum_view(&self, i: usize) -> Option<QuorumView<'_>> {
+        let node = &self.nodes[i];
+        let vq = node.services.as_ref()?.services.engine::<Votequorum>()?;
+        let (ring, members) = vq.decided_for();
+        Some(QuorumView {
+            life: Life {
+                node: node.id,
+                inc: node.inc,
+            },
+            quorate: vq.quorate(),
+            expected_votes: vq.expected_votes(),
+            ring,
+            members,
+        })
+    }
+
+    /// No two partitions are quorate at once (`invariants/quorum.rs`); changes are traced.
+    fn check_quorum(&mut self, i: usize) -> Check {
+        let Some(me) = self.quorum_view(i) else {
+            return Ok(());
+        };
+        let only = self
+            .scenario
+            .quorum
+            .last_man_standing
+            .then_some(self.nodes.len() as u32);
+        if me.quorate {
+            for j in (0..self.nodes.len()).filter(|j| *j != i) {
+                if let Some(other) = self.quorum_view(j) {
+                    check_split_brain(&me, &other, only)?;
+                }
+            }
+        }
+        let (quorate, expected, ring) = (me.quorate, me.expected_votes, me.ring);
+        let seen = Some((quorate, expected, ring));
+        if self.quorum_seen[i] != seen {
+            self.quorum_seen[i] = seen;
+            let total = self.nodes[i]
+                .services
+                .as_ref()
+                .and_then(|s| s.services.engine::<Votequorum>())
+                .map_or(0, |vq| vq.status().total_votes);
+            self.trace.event(
+                self.now,
+                &self.nodes[i],
+                format_args!(
+                    "quorum: {} expected {expected} total {total} ring {ring}",
+                    if quorate { "quorate" } else { "inquorate" }
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Carries out a node's outputs, feeding deliveries and configurations to its services
+    /// and their multicasts back to Totem, until nothing is left.
+    fn drain_outputs(&mut self, i: usize, life: Life) -> Check {
         loop {
             self.submit_pending(i);
             let mut outputs = Vec::new();

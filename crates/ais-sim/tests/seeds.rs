@@ -81,3 +81,23 @@ fn every_regression_seed_passes() {
         failures.join("\n")
     );
 }
+
+/// Even clusters, where votequorum's tie-breaker can decide an exact half split
+/// (`invariants/quorum.rs`); odd clusters are the fixed range's majority.
+#[test]
+fn even_clusters_keep_the_quorum_invariants() {
+    let jobs = [4usize, 6]
+        .into_iter()
+        .flat_map(|nodes| {
+            (0..60).map(move |s| {
+                let options = RunOptions {
+                    nodes: nodes..=nodes,
+                    ..RunOptions::default()
+                };
+                (0x0a7b_0000 + s, options)
+            })
+        })
+        .collect();
+    let failures = run_all(jobs);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -19,6 +19,7 @@ mod fifo;
 mod liveness;
 mod no_creation;
 mod no_duplication;
+mod quorum;
 mod ring_ids_rise;
 mod safe_delivery;
 mod self_delivery;
@@ -26,6 +27,7 @@ mod transitional;
 mod virtual_synchrony;
 
 pub use liveness::{check_liveness, converged};
+pub use quorum::{QuorumView, check_quorum_liveness, check_split_brain};
 
 /// One incarnation of a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
