@@ -9,7 +9,7 @@ use ais_ipc::{Access, Credentials, IpcMode, ServerConfig};
 use ais_wire::ipc::{Errno, IPC_MSG_SIZE_MAX};
 
 /// The services clients reach, by IPC name, in the order the services host runs them.
-pub(crate) const SERVICE_NAMES: [&str; 2] = ais_services::Services::STANDARD_NAMES;
+pub(crate) const SERVICE_NAMES: [&str; 5] = ais_services::Services::STANDARD_NAMES;
 
 /// Where corosync keeps extra `uidgid {}` files; ours, read at every connection so that a
 /// file dropped in takes effect at once, as corosync does.

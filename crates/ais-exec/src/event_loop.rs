@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use ais_ipc::{IpcServer, ServerEvent};
-use ais_services::{Effect, Services};
+use ais_services::{Control, Effect, Services};
 use ais_totem::{ConfigChange, Dest, Order, Output, Totem};
 use ais_transport::{LinkEvent, Recipient, Transport};
 use ais_types::{ConnId, Instant, NodeId};
@@ -58,13 +58,35 @@ pub(crate) struct Daemon {
     pub(crate) trim_when_idle: bool,
     /// Since when the queues have been empty.
     pub(crate) idle_since: Option<Instant>,
+    /// The configuration in effect, where it came from, and its text (cmap shows it).
+    pub(crate) config: ais_config::Config,
+    pub(crate) config_path: Option<std::path::PathBuf>,
+    pub(crate) config_text: String,
+    /// Every configured node's addresses, link 0 first.
+    pub(crate) node_addrs: std::collections::BTreeMap<NodeId, Vec<std::net::IpAddr>>,
+    /// Totem's settings in effect.
+    pub(crate) totem_config: ais_totem::TotemConfig,
+    /// `runtime.members.*`.
+    pub(crate) members: crate::cmap_keys::MemberRecord,
+    /// When the statistics map is next refreshed.
+    pub(crate) stats_due: Instant,
+    /// A service asked the daemon to exit, and why.
+    pub(crate) exit_request: Option<String>,
+    /// The quorum status last put in cmap.
+    pub(crate) quorum_published: Option<ais_services::votequorum::QuorumStatus>,
 }
+
+/// How often the statistics map is refreshed, and the services' clock ticks.
+const STATS_PERIOD: Duration = Duration::from_secs(1);
+const TICK_PERIOD: Duration = Duration::from_millis(100);
 
 /// Why the loop ended.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Exit {
     /// SIGTERM or SIGINT: left the ring gracefully.
     Signal,
+    /// cfg asked (a shutdown, or this node was killed): left the ring gracefully.
+    Requested,
 }
 
 impl Daemon {
@@ -87,8 +109,24 @@ impl Daemon {
         let stall_threshold = self.token_timeout.mul_f64(0.8);
 
         let now = self.clock.now();
+        let origin = now;
+        self.publish_keys(now);
         self.drain(now, &mut loopback)?;
+        let mut exit: Option<String> = None;
+        let mut tick_due = now;
         loop {
+            if let Some(reason) = exit.take() {
+                tracing::info!("{reason}: leaving the ring and shutting down");
+                let now = self.clock.now();
+                self.services.handle_shutdown();
+                self.carry_out_effects(now);
+                self.submit_pending(now);
+                self.drain(now, &mut loopback)?;
+                self.totem.leave(now);
+                self.drain(now, &mut loopback)?;
+                self.ipc.flush_notifications();
+                return Ok(Exit::Requested);
+            }
             let before = self.clock.now();
             let clients_waiting =
                 (self.ipc.has_backlog() || !self.pending.is_empty()).then(|| before + CLIENT_RETRY);
@@ -96,6 +134,7 @@ impl Daemon {
                 self.totem.poll_timeout(),
                 self.transport.poll_timeout(),
                 clients_waiting,
+                Some(tick_due),
             ]
             .into_iter()
             .flatten()
@@ -130,6 +169,10 @@ impl Daemon {
                             SIGUSR1 => self.log_stats(),
                             _ => {
                                 tracing::info!(signal, "leaving the ring and shutting down");
+                                self.services.handle_shutdown();
+                                self.carry_out_effects(now);
+                                self.submit_pending(now);
+                                self.drain(now, &mut loopback)?;
                                 self.totem.leave(now);
                                 self.drain(now, &mut loopback)?;
                                 return Ok(Exit::Signal);
@@ -168,8 +211,21 @@ impl Daemon {
                 log_link_event(event);
             }
             self.totem.handle_timeout(now);
+            if now >= tick_due {
+                tick_due = now + TICK_PERIOD;
+                self.services
+                    .handle_tick(now.saturating_duration_since(origin));
+                self.publish_quorum();
+            }
+            if now >= self.stats_due {
+                self.stats_due = now + STATS_PERIOD;
+                self.publish_stats();
+            }
             self.drain(now, &mut loopback)?;
             self.serve_clients(now, poll.registry(), &mut loopback)?;
+            if let Some(reason) = self.exit_request.take() {
+                exit = Some(reason);
+            }
             let busy = self.clock.now().saturating_duration_since(now);
             if busy > stall_threshold {
                 tracing::warn!(
@@ -203,6 +259,12 @@ impl Daemon {
                     Output::Configuration(change) => {
                         log_configuration(&change);
                         self.services.handle_configuration(&change);
+                        if let ConfigChange::Regular {
+                            members, joined, ..
+                        } = &change
+                        {
+                            self.record_members(members, joined);
+                        }
                     }
                     Output::Persist(seq) => self
                         .state
@@ -210,7 +272,7 @@ impl Daemon {
                         .context("cannot persist the ring sequence number")?,
                 }
             }
-            self.carry_out_effects();
+            self.carry_out_effects(now);
             let submitted = self.submit_pending(now);
             match loopback.pop_front() {
                 Some(packet) => self.totem.handle_packet(now, packet),
@@ -221,8 +283,9 @@ impl Daemon {
         }
     }
 
-    /// Replies and events to clients; multicasts wait in `pending` for Totem.
-    fn carry_out_effects(&mut self) {
+    /// Replies and events to clients; multicasts wait in `pending` for Totem; orders from
+    /// the services are carried out.
+    fn carry_out_effects(&mut self, now: Instant) {
         while let Some(effect) = self.services.poll_effect() {
             match effect {
                 Effect::Multicast { payload, order } => {
@@ -232,8 +295,142 @@ impl Daemon {
                 Effect::Reply { conn, msg } => self.ipc.respond(ipc_conn(conn), &msg),
                 Effect::Event { conn, msg } => self.ipc.send_event(ipc_conn(conn), &msg),
                 Effect::Disconnect { conn } => self.ipc.disconnect(ipc_conn(conn)),
+                Effect::Control(control) => self.control(now, control),
             }
         }
+    }
+
+    fn control(&mut self, now: Instant, control: Control) {
+        match control {
+            Control::ReloadConfig { reply } => {
+                let result = self.reload_config(now);
+                match &result {
+                    Ok(summary) => tracing::info!("{summary}"),
+                    Err(why) => tracing::error!("configuration reload refused: {why}"),
+                }
+                self.services.update_keys(|keys| {
+                    crate::cmap_keys::reload_status(
+                        keys,
+                        result.as_ref().err().map(String::as_str),
+                    );
+                });
+                if let Some(conn) = reply {
+                    self.services.reload_done(conn, result.is_ok());
+                }
+            }
+            Control::ReopenLogs => {
+                tracing::info!(
+                    "log files reopened (aisexec writes its log with O_APPEND; nothing to do)"
+                );
+            }
+            Control::Exit { reason } => {
+                if self.exit_request.is_none() {
+                    self.exit_request = Some(reason);
+                }
+            }
+        }
+    }
+
+    /// Puts the configuration, the services and the runtime settings in cmap (at start).
+    fn publish_keys(&mut self, now: Instant) {
+        let me = self.totem.node_id().0;
+        let pos = self.config.nodelist.iter().position(|n| n.nodeid == me);
+        let text = &self.config_text;
+        let totem = &self.totem_config;
+        let transport = self.config.totem.transport.keyword();
+        self.services.update_keys(|keys| {
+            crate::cmap_keys::load_config_keys(keys, text, pos);
+            crate::cmap_keys::default_keys(keys, transport);
+            crate::cmap_keys::service_keys(keys);
+            crate::cmap_keys::totem_runtime_keys(keys, totem);
+        });
+        self.stats_due = now;
+    }
+
+    /// `runtime.votequorum.*`, when the decision or its inputs changed.
+    fn publish_quorum(&mut self) {
+        let Some(status) = self
+            .services
+            .engine::<ais_services::Votequorum>()
+            .map(ais_services::Votequorum::status)
+        else {
+            return;
+        };
+        if self.quorum_published.as_ref() == Some(&status) {
+            return;
+        }
+        if self.quorum_published.as_ref().map(|s| s.quorate) != Some(status.quorate) {
+            tracing::info!(
+                "quorum: {} (total votes {}, expected {}, quorum {}; members {})",
+                if status.quorate {
+                    "quorate"
+                } else {
+                    "NOT quorate"
+                },
+                status.total_votes,
+                status.expected_votes,
+                status.quorum,
+                ids(&status.members)
+            );
+        }
+        self.services
+            .update_keys(|keys| crate::cmap_keys::votequorum_keys(keys, &status));
+        self.quorum_published = Some(status);
+    }
+
+    /// Refreshes the statistics map.
+    fn publish_stats(&mut self) {
+        use crate::cmap_keys::{
+            ipc_stats, link_stats, publish_stats, totem_stats, transport_stats,
+        };
+        let me = self.totem.node_id().0;
+        let own: Vec<u8> = self.transport.links().iter().map(|l| l.number).collect();
+        let srp = totem_stats(
+            self.totem.stats(),
+            self.totem.send_queue_bytes(),
+            self.totem.retained_frames(),
+        );
+        let transport = transport_stats(self.transport.stats());
+        let links = link_stats(me, &self.transport.link_status(), &own);
+        let ipc = ipc_stats(
+            self.ipc.stats(),
+            self.ipc.connection_count(),
+            self.services.stats(),
+        );
+        self.services.update_keys(|keys| {
+            publish_stats(keys, "stats.srp.", srp);
+            publish_stats(keys, "stats.transport.", transport);
+            publish_stats(keys, "stats.knet.", links);
+            publish_stats(
+                keys,
+                "stats.ipcs.global.",
+                ipc.iter()
+                    .filter(|(k, _)| k.starts_with("stats.ipcs."))
+                    .cloned()
+                    .collect(),
+            );
+            publish_stats(
+                keys,
+                "stats.services.",
+                ipc.into_iter()
+                    .filter(|(k, _)| k.starts_with("stats.services."))
+                    .collect(),
+            );
+        });
+    }
+
+    /// `runtime.members.*` after a regular configuration.
+    fn record_members(&mut self, members: &[NodeId], joined: &[NodeId]) {
+        let members: Vec<u32> = members.iter().map(|n| n.0).collect();
+        let joined: Vec<u32> = joined.iter().map(|n| n.0).collect();
+        let addrs = self
+            .node_addrs
+            .iter()
+            .map(|(n, a)| (n.0, a.clone()))
+            .collect();
+        let record = &mut self.members;
+        self.services
+            .update_keys(|keys| record.update(keys, &members, &joined, &addrs));
     }
 
     /// Hands waiting service multicasts to Totem while its queue has room; whether any

@@ -9,9 +9,11 @@
 pub mod cli;
 mod clients;
 mod clock;
+mod cmap_keys;
 mod event_loop;
 mod local_cluster;
 mod logging;
+mod reload;
 mod setup;
 mod state_dir;
 
@@ -85,7 +87,7 @@ fn run_foreground(args: &Args, loaded: setup::Loaded) -> anyhow::Result<ExitCode
     let daemon = setup::build(&loaded, clock, now)?;
     setup::apply_system_settings(&loaded.config);
     match daemon.run()? {
-        event_loop::Exit::Signal => Ok(ExitCode::SUCCESS),
+        event_loop::Exit::Signal | event_loop::Exit::Requested => Ok(ExitCode::SUCCESS),
     }
 }
 

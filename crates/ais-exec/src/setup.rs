@@ -3,10 +3,12 @@
 //! works out which nodelist entry is this host, resolves addresses, and builds the
 //! transport's links and the Totem settings. Every refusal says what to change.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::{Path, PathBuf};
 
 use ais_config::{Config, CryptoMode as ConfigCrypto, NodeAddr};
+use ais_services::ServiceSettings;
 use ais_totem::{Persisted, Totem};
 use ais_transport::crypto::{Crypto, CryptoMode};
 use ais_transport::{LinkConfig, LinkMode, Multicast, PeerConfig, Transport, TransportConfig};
@@ -34,6 +36,10 @@ pub(crate) struct Loaded {
     pub(crate) warnings: Vec<String>,
     /// The file name, or "the embedded default configuration".
     pub(crate) source: String,
+    /// The file, to re-read on reload; none for the embedded default.
+    pub(crate) path: Option<PathBuf>,
+    /// The text, as cmap shows it.
+    pub(crate) text: String,
 }
 
 /// Reads and parses the configuration: `-c FILE`, else `$AIS_MAIN_CONFIG_FILE`, else
@@ -42,16 +48,16 @@ pub(crate) fn load_config(flag: Option<&Path>) -> anyhow::Result<Loaded> {
     let explicit = flag
         .map(Path::to_path_buf)
         .or_else(|| env_path("AIS_MAIN_CONFIG_FILE"));
-    let (text, source) = match explicit {
+    let path = match explicit {
+        Some(path) => Some(path),
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => Some(PathBuf::from(DEFAULT_CONFIG_FILE)),
+        None => None,
+    };
+    let (text, source) = match &path {
         Some(path) => {
-            let text = std::fs::read_to_string(&path)
+            let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read configuration {}", path.display()))?;
             (text, path.display().to_string())
-        }
-        None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-            let text = std::fs::read_to_string(DEFAULT_CONFIG_FILE)
-                .with_context(|| format!("cannot read configuration {DEFAULT_CONFIG_FILE}"))?;
-            (text, DEFAULT_CONFIG_FILE.to_owned())
         }
         None => (
             ais_config::DEFAULT_CONFIG.to_owned(),
@@ -68,6 +74,8 @@ pub(crate) fn load_config(flag: Option<&Path>) -> anyhow::Result<Loaded> {
             config: parsed.config,
             warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
             source,
+            path,
+            text,
         }),
         Err(errors) => bail!("{errors}"),
     }
@@ -200,20 +208,7 @@ pub(crate) fn build(loaded: &Loaded, clock: Clock, now: Instant) -> anyhow::Resu
     if links.is_empty() {
         bail!("node {me} has no address on any link");
     }
-    let peers = resolved
-        .iter()
-        .filter(|(id, _)| *id != me)
-        .map(|(id, addrs)| PeerConfig {
-            node: *id,
-            addrs: links
-                .iter()
-                .filter_map(|l| {
-                    addrs[usize::from(l.number)]
-                        .map(|ip| (l.number, SocketAddr::new(ip, l.bind.port())))
-                })
-                .collect(),
-        })
-        .collect();
+    let peers = peer_configs(&resolved, me, &links);
     let transport_config = TransportConfig {
         local_node: me,
         mode: match config.totem.link_mode {
@@ -251,14 +246,13 @@ pub(crate) fn build(loaded: &Loaded, clock: Clock, now: Instant) -> anyhow::Resu
         "node {me} starting; state directory {state_dir}"
     );
     let send_queue_limit = totem_config.max_send_queue_bytes;
-    // What cfg reports as each node's addresses: the configured ones, link 0 first.
-    let mut node_addrs: std::collections::BTreeMap<NodeId, Vec<IpAddr>> = resolved
-        .iter()
-        .map(|(id, addrs)| (NodeId(*id), addrs.iter().flatten().copied().collect()))
-        .collect();
-    node_addrs
-        .entry(NodeId(me))
-        .or_insert_with(|| my_addrs.iter().flatten().copied().collect());
+    let mut mine = BTreeMap::new();
+    mine.insert(NodeId(me), my_addrs.iter().flatten().copied().collect());
+    let node_addrs = node_addrs(&resolved, me, &mine);
+    let settings = service_settings(config, me, &node_addrs);
+    let services = ais_services::Services::standard(NodeId(me), &settings)
+        .map_err(|e| anyhow::anyhow!("quorum settings: {e}"))?;
+    let totem_config_copy = totem_config.clone();
     let totem = Totem::new(totem_config, persisted, now);
     let ipc_config = clients::server_config(config);
     let prefix = ipc_config.prefix.clone();
@@ -281,7 +275,16 @@ pub(crate) fn build(loaded: &Loaded, clock: Clock, now: Instant) -> anyhow::Resu
         send_queue_limit,
         ipc,
         access: AccessPolicy::new(config, Path::new(clients::UIDGID_DIR)),
-        services: ais_services::Services::standard(NodeId(me), node_addrs),
+        services,
+        config: config.clone(),
+        config_path: loaded.path.clone(),
+        config_text: loaded.text.clone(),
+        node_addrs,
+        totem_config: totem_config_copy,
+        members: crate::cmap_keys::MemberRecord::default(),
+        stats_due: now,
+        exit_request: None,
+        quorum_published: None,
         pending: std::collections::VecDeque::new(),
         pending_bytes: 0,
         flow_level: 0,
@@ -373,8 +376,94 @@ fn same_network(a: IpAddr, b: IpAddr, mask: Option<IpAddr>) -> bool {
     }
 }
 
+/// What cfg reports as each node's addresses: the configured ones, link 0 first; this
+/// node's own from `previous` when the nodelist does not list it (multicast without one).
+pub(crate) fn node_addrs(
+    resolved: &[(u32, [Option<IpAddr>; 8])],
+    me: u32,
+    previous: &BTreeMap<NodeId, Vec<IpAddr>>,
+) -> BTreeMap<NodeId, Vec<IpAddr>> {
+    let mut out: BTreeMap<NodeId, Vec<IpAddr>> = resolved
+        .iter()
+        .map(|(id, addrs)| (NodeId(*id), addrs.iter().flatten().copied().collect()))
+        .collect();
+    if let Some(own) = previous.get(&NodeId(me)) {
+        out.entry(NodeId(me)).or_insert_with(|| own.clone());
+    }
+    out
+}
+
+/// What the services take from the configuration: the nodes' addresses, and votequorum's
+/// settings from `quorum {}` and the nodelist's votes.
+pub(crate) fn service_settings(
+    config: &Config,
+    me: u32,
+    node_addrs: &BTreeMap<NodeId, Vec<IpAddr>>,
+) -> ServiceSettings {
+    use ais_services::votequorum::{QuorumProvider, Settings, TieBreaker};
+    let q = &config.quorum;
+    let nodelist_votes = config
+        .nodelist
+        .iter()
+        .map(|n| (NodeId(n.nodeid), n.quorum_votes.unwrap_or(1)))
+        .collect();
+    let votes = config
+        .nodelist
+        .iter()
+        .find(|n| n.nodeid == me)
+        .and_then(|n| n.quorum_votes)
+        .or(q.votes)
+        .unwrap_or(1);
+    let quorum = Settings {
+        provider: q.provider.map(|_| QuorumProvider::Votequorum),
+        votes,
+        expected_votes: q.expected_votes.map(std::num::NonZeroU32::get),
+        nodelist_votes,
+        two_node: q.two_node,
+        wait_for_all: Some(q.wait_for_all),
+        last_man_standing: q.last_man_standing,
+        last_man_standing_window: q.last_man_standing_window,
+        auto_tie_breaker: q.auto_tie_breaker.then(|| match &q.auto_tie_breaker_node {
+            ais_config::TieBreaker::Lowest => TieBreaker::Lowest,
+            ais_config::TieBreaker::Highest => TieBreaker::Highest,
+            ais_config::TieBreaker::Nodes(list) => {
+                TieBreaker::List(list.iter().copied().map(NodeId).collect())
+            }
+        }),
+        allow_downscale: q.allow_downscale,
+        expected_votes_tracking: q.expected_votes_tracking,
+        expected_votes_tracking_barrier: 0,
+    };
+    ServiceSettings {
+        node_addrs: node_addrs.clone(),
+        quorum,
+    }
+}
+
+/// The transport's peers: every other node's address on each of this node's links.
+pub(crate) fn peer_configs(
+    resolved: &[(u32, [Option<IpAddr>; 8])],
+    me: u32,
+    links: &[LinkConfig],
+) -> Vec<PeerConfig> {
+    resolved
+        .iter()
+        .filter(|(id, _)| *id != me)
+        .map(|(id, addrs)| PeerConfig {
+            node: *id,
+            addrs: links
+                .iter()
+                .filter_map(|l| {
+                    addrs[usize::from(l.number)]
+                        .map(|ip| (l.number, SocketAddr::new(ip, l.bind.port())))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// Every node's addresses per link, host names resolved.
-fn resolve_nodelist(config: &Config) -> anyhow::Result<Vec<(u32, [Option<IpAddr>; 8])>> {
+pub(crate) fn resolve_nodelist(config: &Config) -> anyhow::Result<Vec<(u32, [Option<IpAddr>; 8])>> {
     let mut out = Vec::new();
     for node in &config.nodelist {
         let mut addrs = [None; 8];
