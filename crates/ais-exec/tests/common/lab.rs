@@ -121,6 +121,57 @@ impl Lab {
         ]);
     }
 
+    /// Splits the hosts into groups that cannot reach each other (blackhole routes to the
+    /// other groups' link-0 addresses, both ways), replacing any earlier split.
+    pub fn partition(&self, groups: &[&[u32]]) {
+        self.heal();
+        for (g, group) in groups.iter().enumerate() {
+            for (o, other) in groups.iter().enumerate() {
+                if g == o {
+                    continue;
+                }
+                for &h in *group {
+                    for &peer in *other {
+                        must(&[
+                            "-n",
+                            &self.host(h),
+                            "route",
+                            "add",
+                            "blackhole",
+                            &format!("{}/32", link0(peer)),
+                        ]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes every split made by [`Lab::partition`].
+    pub fn heal(&self) {
+        for h in 1..=self.hosts {
+            for peer in 1..=self.hosts {
+                let _ = Command::new("ip")
+                    .args(["-n", &self.host(h), "route", "del", "blackhole"])
+                    .arg(format!("{}/32", link0(peer)))
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        }
+    }
+
+    /// Runs `program` inside host `h` and returns its standard output and exit code.
+    pub fn run(&self, h: u32, program: &str, args: &[&str]) -> (String, i32) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.host(h), program])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code().unwrap_or(-1),
+        )
+    }
+
     pub fn start(&self, c: &mut Cluster, h: u32) {
         let ns = self.host(h);
         c.start_with(h, &["ip", "netns", "exec", &ns]);
@@ -157,6 +208,7 @@ impl Layout {
             explicit_nodeid: false,
             ipc_prefixed: false,
             ipc_type: "native",
+            extra_sections: String::new(),
         }
     }
 }

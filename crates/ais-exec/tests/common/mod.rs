@@ -50,6 +50,8 @@ pub struct Layout {
     pub ipc_prefixed: bool,
     /// `system.qb_ipc_type`.
     pub ipc_type: &'static str,
+    /// Whole sections appended to the file (`quorum {}`, …).
+    pub extra_sections: String,
 }
 
 impl Layout {
@@ -66,6 +68,7 @@ impl Layout {
             explicit_nodeid: true,
             ipc_prefixed: true,
             ipc_type: "native",
+            extra_sections: String::new(),
         }
     }
 }
@@ -117,7 +120,7 @@ impl Cluster {
                 .map(|a| format!("        ring1_addr: {}\n", a(n)))
                 .unwrap_or_default();
             nodes += &format!(
-                "    node {{\n        nodeid: {n}\n        ring0_addr: {}\n{ring1}    }}\n",
+                "    node {{\n        nodeid: {n}\n        name: node{n}\n        ring0_addr: {}\n{ring1}    }}\n",
                 (layout.addr)(n)
             );
         }
@@ -133,7 +136,7 @@ impl Cluster {
             "totem {{\n    version: 2\n    cluster_name: test\n{nodeid}    token: {token}\n    \
              keyfile: {key}\n{extra}    interface {{\n        linknumber: 0\n        mcastport: {port}\n{iface}    }}\n{link1}}}\n\
              nodelist {{\n{nodes}}}\nlogging {{\n    to_stderr: yes\n    timestamp: on\n}}\n\
-             system {{\n    state_dir: {state}\n{ipc}    qb_ipc_type: {ipc_type}\n}}\n",
+             system {{\n    state_dir: {state}\n{ipc}    qb_ipc_type: {ipc_type}\n}}\n{sections}",
             token = layout.token_ms,
             key = key.display(),
             nodeid = if layout.explicit_nodeid {
@@ -151,6 +154,7 @@ impl Cluster {
                 String::new()
             },
             ipc_type = layout.ipc_type,
+            sections = layout.extra_sections,
         );
         std::fs::write(self.config(id), text).unwrap();
     }

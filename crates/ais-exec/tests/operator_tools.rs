@@ -1,0 +1,365 @@
+//! The operator's tools against `aisexec` on real hosts (network namespaces this test
+//! makes): Debian's unmodified `corosync-cmapctl`, `corosync-quorumtool` and
+//! `corosync-cfgtool`, and ours (`ais-cmapctl`, `ais-quorumtool`, `ais-cfgtool`), which
+//! must print the same thing. Also: cmap set/track across tools, configuration reload with
+//! `ais-cfgtool -R` (a changed token and a sixth node joining; a broken file refused with
+//! file:line and nothing changed), and a shutdown a tracking client vetoes.
+
+#![allow(clippy::disallowed_methods)] // Tests read the clock and spawn processes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::lab::Lab;
+use common::{Cluster, Layout, PATIENCE};
+
+const CMAPCTL: &str = "/usr/sbin/corosync-cmapctl";
+const QUORUMTOOL: &str = "/usr/sbin/corosync-quorumtool";
+const CFGTOOL: &str = "/usr/sbin/corosync-cfgtool";
+
+fn debian_tools() -> bool {
+    for tool in [CMAPCTL, QUORUMTOOL, CFGTOOL] {
+        if !Path::new(tool).exists() {
+            eprintln!("SKIPPED: {tool} not installed (apt install corosync)");
+            return false;
+        }
+    }
+    true
+}
+
+/// A workspace binary built next to this test.
+fn ours(name: &str) -> String {
+    let exe = std::env::current_exe().expect("test executable");
+    let bin: PathBuf = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join(name);
+    assert!(bin.exists(), "{} is not built", bin.display());
+    bin.display().to_string()
+}
+
+fn layout(count: u32) -> Layout {
+    Layout {
+        token_ms: 500,
+        extra_sections: "quorum {\n    provider: corosync_votequorum\n}\n".to_owned(),
+        ..Layout::hosts(count)
+    }
+}
+
+/// Runs a tool in host `h` until it succeeds and `check` accepts its output.
+fn run_until(lab: &Lab, h: u32, tool: &str, args: &[&str], check: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let (out, code) = lab.run(h, tool, args);
+        if check(&out) {
+            return out;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{tool} {args:?} on host {h} never printed what was expected (exit {code}):\n{out}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// quorumtool's status without its `Date:` line, which differs between two runs.
+fn without_date(status: &str) -> String {
+    status
+        .lines()
+        .filter(|l| !l.starts_with("Date:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `key (type) = value` lines of cmapctl: every line must have that shape.
+fn cmap_listing(out: &str) -> Vec<(String, String, String)> {
+    out.lines()
+        .map(|line| {
+            let (key, rest) = line
+                .split_once(" (")
+                .unwrap_or_else(|| panic!("not a cmapctl line: {line:?}"));
+            let (kind, value) = rest
+                .split_once(") = ")
+                .unwrap_or_else(|| panic!("not a cmapctl line: {line:?}"));
+            (key.to_owned(), kind.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
+    if !debian_tools() {
+        return;
+    }
+    let Some(lab) = Lab::new("ot", 3, 1) else {
+        return;
+    };
+    let mut c = Cluster::new(&layout(3));
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+
+    // cmap: the configuration, runtime and statistics keys, typed as corosync types them.
+    let theirs = run_until(&lab, 1, CMAPCTL, &[], |o| {
+        o.contains("runtime.votequorum.this_node_id")
+    });
+    let listing = cmap_listing(&theirs);
+    let find = |k: &str| listing.iter().find(|(key, ..)| key == k).cloned();
+    assert_eq!(
+        find("totem.cluster_name"),
+        Some(("totem.cluster_name".into(), "str".into(), "test".into()))
+    );
+    assert_eq!(
+        find("nodelist.node.1.nodeid").map(|e| (e.1, e.2)),
+        Some(("u32".into(), "2".into()))
+    );
+    assert_eq!(
+        find("nodelist.local_node_pos").map(|e| e.2),
+        Some("0".into())
+    );
+    assert_eq!(
+        find("runtime.votequorum.this_node_id").map(|e| e.2),
+        Some("1".into())
+    );
+    assert_eq!(
+        find("runtime.members.3.status").map(|e| e.2),
+        Some("joined".into())
+    );
+    assert_eq!(
+        find("runtime.config.totem.token").map(|e| e.1),
+        Some("u32".into())
+    );
+    let our_listing = run_until(&lab, 1, &ours("ais-cmapctl"), &[], |o| !o.is_empty());
+    assert_eq!(
+        cmap_listing(&our_listing)
+            .iter()
+            .map(|e| &e.0)
+            .collect::<Vec<_>>(),
+        listing.iter().map(|e| &e.0).collect::<Vec<_>>(),
+        "ais-cmapctl lists the same keys as corosync-cmapctl"
+    );
+    let stats = run_until(&lab, 1, CMAPCTL, &["-m", "stats"], |o| {
+        o.contains("stats.knet.node2.link0.connected (u8) = 1")
+    });
+    cmap_listing(&stats);
+    for key in [
+        "stats.srp.mcast_tx",
+        "stats.transport.rx_invalid_digest",
+        "stats.ipcs.global.active",
+    ] {
+        assert!(
+            stats.contains(key),
+            "{key} missing from the stats map:\n{stats}"
+        );
+    }
+    let (got, _) = lab.run(1, CMAPCTL, &["-g", "totem.cluster_name"]);
+    assert_eq!(got.trim(), "totem.cluster_name (str) = test");
+    let (got, _) = lab.run(1, &ours("ais-cmapctl"), &["-g", "totem.cluster_name"]);
+    assert_eq!(got.trim(), "totem.cluster_name (str) = test");
+
+    // A key set with corosync's tool is seen by ours, and read-only keys are refused.
+    let (_, code) = lab.run(1, CMAPCTL, &["-s", "test.key", "u32", "42"]);
+    assert_eq!(code, 0);
+    let (got, _) = lab.run(1, &ours("ais-cmapctl"), &["-g", "test.key"]);
+    assert_eq!(got.trim(), "test.key (u32) = 42");
+    let (_, code) = lab.run(
+        1,
+        &ours("ais-cmapctl"),
+        &["-s", "runtime.votequorum.this_node_id", "u32", "9"],
+    );
+    assert_ne!(code, 0, "a read-only key must be refused");
+    let (_, code) = lab.run(1, &ours("ais-cmapctl"), &["-d", "test.key"]);
+    assert_eq!(code, 0);
+    let (got, code) = lab.run(1, CMAPCTL, &["-g", "test.key"]);
+    assert_ne!(
+        code, 0,
+        "deleted, but corosync-cmapctl still finds it: {got}"
+    );
+
+    // quorumtool: same status, same membership list.
+    for h in 1..=3 {
+        let theirs = run_until(&lab, h, QUORUMTOOL, &["-s"], |o| {
+            o.contains("Quorate:          Yes")
+        });
+        let mine = run_until(&lab, h, &ours("ais-quorumtool"), &["-s"], |o| {
+            o.contains("Quorate:")
+        });
+        assert_eq!(
+            without_date(&mine),
+            without_date(&theirs),
+            "ais-quorumtool -s on host {h}"
+        );
+        assert!(theirs.contains(&format!("Node ID:          {h}")));
+        let (theirs, _) = lab.run(h, QUORUMTOOL, &["-l"]);
+        let (mine, _) = lab.run(h, &ours("ais-quorumtool"), &["-l"]);
+        assert_eq!(mine, theirs, "ais-quorumtool -l on host {h}");
+    }
+
+    // cfgtool: links and nodes.
+    let theirs = run_until(&lab, 2, CFGTOOL, &["-s"], |o| {
+        o.matches("connected").count() == 2
+    });
+    assert!(
+        theirs.starts_with("Local node ID 2, transport udpu\nLINK ID 0"),
+        "{theirs}"
+    );
+    assert!(
+        theirs.contains("nodeid:          2:\tlocalhost"),
+        "{theirs}"
+    );
+    let (mine, _) = lab.run(2, &ours("ais-cfgtool"), &["-s"]);
+    assert_eq!(mine, theirs, "ais-cfgtool -s");
+    let (theirs, _) = lab.run(2, CFGTOOL, &["-n"]);
+    let (mine, _) = lab.run(2, &ours("ais-cfgtool"), &["-n"]);
+    assert_eq!(mine, theirs, "ais-cfgtool -n");
+    let (theirs, _) = lab.run(2, CFGTOOL, &["-a", "3"]);
+    assert_eq!(theirs.trim(), "10.77.0.3");
+    let (mine, _) = lab.run(2, &ours("ais-cfgtool"), &["-a", "3"]);
+    assert_eq!(mine, theirs, "ais-cfgtool -a");
+
+    // Host 3 is cut off: the others show it down.
+    lab.set_link(3, 0, false);
+    c.wait_members(&[1, 2], &[1, 2]);
+    let theirs = run_until(&lab, 1, CFGTOOL, &["-s"], |o| {
+        o.contains("nodeid:          3:\tdisconnected")
+    });
+    let (mine, _) = lab.run(1, &ours("ais-cfgtool"), &["-s"]);
+    assert_eq!(mine, theirs, "ais-cfgtool -s with a node down");
+    lab.set_link(3, 0, true);
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+
+    // Side by side, for the notes.
+    for (tool, args) in [
+        (QUORUMTOOL, vec!["-s"]),
+        (CFGTOOL, vec!["-s"]),
+        (CFGTOOL, vec!["-n"]),
+    ] {
+        let (out, _) = lab.run(1, tool, &args);
+        eprintln!("# {tool} {} against aisexec\n{out}", args.join(" "));
+    }
+}
+
+/// `ais-cfgtool -R`: every node re-reads its file. A shorter token applies everywhere and a
+/// sixth node added to the nodelists joins without a restart; then a broken file on one
+/// node is refused there with its file:line, and nothing changes.
+#[test]
+fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
+    if !debian_tools() {
+        return;
+    }
+    let Some(lab) = Lab::new("rl", 6, 1) else {
+        return;
+    };
+    let five = layout(5);
+    let mut c = Cluster::new(&layout(6));
+    let key = c.key();
+    for id in 1..=5 {
+        c.write_config(id, &five, &key);
+    }
+    for h in 1..=5 {
+        lab.start(&mut c, h);
+    }
+    let five_ids = [1, 2, 3, 4, 5];
+    c.wait_members(&five_ids, &five_ids);
+    // token 500 + 3 × the 650 ms coefficient for five nodes.
+    let (token, _) = lab.run(3, CMAPCTL, &["-g", "runtime.config.totem.token"]);
+    assert_eq!(token.trim(), "runtime.config.totem.token (u32) = 2450");
+
+    let six = Layout {
+        token_ms: 300,
+        ..layout(6)
+    };
+    for id in 1..=6 {
+        c.write_config(id, &six, &key);
+    }
+    lab.start(&mut c, 6);
+    let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-R"]);
+    assert_eq!(code, 0, "ais-cfgtool -R: {out}");
+    let all = [1, 2, 3, 4, 5, 6];
+    c.wait_members(&all, &all);
+    for h in 1..=6 {
+        // token 300 + 4 × 650 for six nodes, on the reloaded nodes and the new one alike.
+        let (token, _) = lab.run(h, CMAPCTL, &["-g", "runtime.config.totem.token"]);
+        assert_eq!(
+            token.trim(),
+            "runtime.config.totem.token (u32) = 2900",
+            "host {h}"
+        );
+        let (node, _) = lab.run(h, CMAPCTL, &["-g", "nodelist.node.5.nodeid"]);
+        assert_eq!(node.trim(), "nodelist.node.5.nodeid (u32) = 6", "host {h}");
+    }
+
+    // A broken file on node 2: refused there, with where the mistake is.
+    let path = c.config(2);
+    let good = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(
+        &path,
+        good.replace("token: 300", "token: 300\n    tokken: 5"),
+    )
+    .expect("write");
+    let before = c.membership_count(2);
+    let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-R"]);
+    assert_eq!(code, 0, "node 1's own reload worked: {out}");
+    let message = run_until(
+        &lab,
+        2,
+        CMAPCTL,
+        &["-g", "config.reload_error_message"],
+        |o| o.contains("tokken"),
+    );
+    assert!(
+        message.contains(&format!("{}:5:", path.display())),
+        "the refusal names file:line: {message}"
+    );
+    let (out, code) = lab.run(2, &ours("ais-cfgtool"), &["-R"]);
+    assert_ne!(code, 0);
+    assert!(
+        out.contains("ERROR from reload:") && out.contains("tokken"),
+        "{out}"
+    );
+    let (token, _) = lab.run(2, CMAPCTL, &["-g", "runtime.config.totem.token"]);
+    assert_eq!(token.trim(), "runtime.config.totem.token (u32) = 2900");
+    assert_eq!(c.membership_count(2), before, "nothing changed on node 2");
+    std::fs::write(&path, good).expect("write");
+    let (_, code) = lab.run(2, &ours("ais-cfgtool"), &["-R"]);
+    assert_eq!(code, 0);
+    let (gone, code) = lab.run(2, CMAPCTL, &["-g", "config.reload_error_message"]);
+    assert_ne!(code, 0, "the error is cleared by a good reload: {gone}");
+}
+
+/// `ais-cfgtool -H` asks the tracking clients first: a veto (corosync's own test client
+/// answering no) refuses it, `--force` goes anyway; `-k` kills another node.
+#[test]
+fn shutdown_honours_a_veto_unless_forced_and_kill_stops_a_node() {
+    let Some(lab) = Lab::new("sd", 3, 1) else {
+        return;
+    };
+    let mut c = Cluster::new(&layout(3));
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    let mut veto = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.host(2)])
+        .arg(ours("ais-cfgtool"))
+        .args(["--veto-shutdown"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the vetoing client");
+    std::thread::sleep(Duration::from_millis(500));
+    let (out, code) = lab.run(2, &ours("ais-cfgtool"), &["-H"]);
+    assert_ne!(code, 0, "vetoed: {out}");
+    assert_eq!(c.members(2).as_deref(), Some(&[1, 2, 3][..]));
+    let (out, code) = lab.run(2, &ours("ais-cfgtool"), &["-H", "--force"]);
+    assert_eq!(code, 0, "{out}");
+    c.wait_members(&[1, 3], &[1, 3]);
+    let _ = veto.kill();
+    let _ = veto.wait();
+    let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-k", "3"]);
+    assert_eq!(code, 0, "{out}");
+    c.wait_members(&[1], &[1]);
+}
