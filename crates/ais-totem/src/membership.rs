@@ -23,6 +23,8 @@ use crate::{ConfigChange, Dest, Output, Totem};
 impl Totem {
     /// Shift to gather (TOCS95 Fig. 4): announce my sets and wait for agreement.
     pub(crate) fn gather_enter(&mut self, now: Instant) {
+        self.stats.gather_entered += 1;
+        self.stats.continuous_gather = self.stats.continuous_gather.saturating_add(1);
         if matches!(self.state, State::Recovery(_)) {
             // "Failure of recovery" (TOCS95 §7.2): back to the installed ring's state.
             if let Some(old) = self.old.take() {
@@ -265,6 +267,7 @@ impl Totem {
         if !matches!(self.state, State::Gather(_)) {
             return;
         }
+        self.stats.consensus_timeouts += 1;
         if self.consensus_agreed() {
             // Agreed, but the representative's commit token never came: ask again.
             if let State::Gather(g) = &mut self.state {
@@ -294,6 +297,11 @@ impl Totem {
     pub(crate) fn on_token_loss(&mut self, now: Instant) {
         match self.state {
             State::Operational | State::Commit(_) | State::Recovery(_) => {
+                match self.state {
+                    State::Operational => self.stats.operational_token_lost += 1,
+                    State::Commit(_) => self.stats.commit_token_lost += 1,
+                    _ => self.stats.recovery_token_lost += 1,
+                }
                 tracing::info!(
                     node = %self.me, state = self.state_name(),
                     "A processor failed, forming new configuration: token timed out"
@@ -361,6 +369,7 @@ impl Totem {
         // that may be long stale (they would keep poisoning every later Join of mine).
         self.proc_set = c.members.iter().copied().collect();
         self.clear_fail();
+        self.stats.commit_entered += 1;
         self.state = State::Commit(Commit {
             ring_id: c.ring_id,
             members: c.members.clone(),
@@ -426,6 +435,7 @@ impl Totem {
     /// the old-ring frames the others may lack; then pass the commit token on (second
     /// rotation).
     fn recovery_enter(&mut self, now: Instant, mut c: CommitToken) {
+        self.stats.recovery_entered += 1;
         let old_id = self.ring.id;
         let trans: Vec<(NodeId, CommitEntry)> = c
             .members
@@ -522,6 +532,8 @@ impl Totem {
     /// ring can still deliver, the transitional configuration, the rest of the old ring's
     /// messages, then the regular configuration.
     fn operational_enter(&mut self, _now: Instant) {
+        self.stats.operational_entered += 1;
+        self.stats.continuous_gather = 0;
         let State::Recovery(r) = mem::replace(&mut self.state, State::Operational) else {
             unreachable!("operational_enter outside recovery");
         };
@@ -615,6 +627,8 @@ impl Totem {
         self.proc_set = members.iter().copied().collect();
         self.members = members;
         self.clear_fail();
+        self.stats.operational_entered += 1;
+        self.stats.continuous_gather = 0;
         self.state = State::Operational;
         self.tok = TokenState::default();
         self.timers.stop(Timer::Join);

@@ -149,9 +149,56 @@ pub(crate) struct TokenState {
     pub(crate) hold_cancel_sent: bool,
 }
 
-/// Counters for operators (cmap `stats.*` later) and tests.
+/// Counters for operators (cmap `stats.srp.*`, under corosync's names where they mean the
+/// same) and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TotemStats {
+    /// Tokens sent (retransmitted copies included).
+    pub orf_token_tx: u64,
+    /// Tokens received.
+    pub orf_token_rx: u64,
+    /// Commit tokens sent.
+    pub memb_commit_token_tx: u64,
+    /// Commit tokens received.
+    pub memb_commit_token_rx: u64,
+    /// Join messages sent.
+    pub memb_join_tx: u64,
+    /// Join messages received.
+    pub memb_join_rx: u64,
+    /// Merge-detect messages sent.
+    pub memb_merge_detect_tx: u64,
+    /// Merge-detect messages received.
+    pub memb_merge_detect_rx: u64,
+    /// Token-hold-cancel messages sent.
+    pub token_hold_cancel_tx: u64,
+    /// Token-hold-cancel messages received.
+    pub token_hold_cancel_rx: u64,
+    /// Multicast frames received (retransmitted copies included).
+    pub mcast_rx: u64,
+    /// Entries into gather.
+    pub gather_entered: u64,
+    /// Entries into commit.
+    pub commit_entered: u64,
+    /// Entries into recovery.
+    pub recovery_entered: u64,
+    /// Entries into operational (a new ring installed).
+    pub operational_entered: u64,
+    /// Token timeouts in commit.
+    pub commit_token_lost: u64,
+    /// Token timeouts in recovery.
+    pub recovery_token_lost: u64,
+    /// Token timeouts in operational.
+    pub operational_token_lost: u64,
+    /// Consensus timeouts in gather.
+    pub consensus_timeouts: u64,
+    /// Entries into gather since the last operational ring (corosync warns from 3 on:
+    /// a firewall or a NIC failure).
+    pub continuous_gather: u32,
+    /// When the last token of my ring arrived.
+    pub last_token_received: Option<Instant>,
+    /// The last token rotation times (interval between my tokens), in microseconds,
+    /// oldest first.
+    pub token_rotations_us: VecDeque<u64>,
     /// Packets that failed to decode.
     pub rx_malformed: u64,
     /// Tokens of another ring, or duplicates.
@@ -170,6 +217,53 @@ pub struct TotemStats {
     pub fast_failed: u64,
     /// Times this processor ejected itself for failing to receive.
     pub failed_to_receive: u64,
+}
+
+/// Token rotations kept for [`TotemStats::mean_token_rotation_us`].
+const ROTATIONS_KEPT: usize = 16;
+
+impl TotemStats {
+    /// The mean of the last token rotation times (corosync's `mtt_rx_token`), if any.
+    pub fn mean_token_rotation_us(&self) -> Option<u64> {
+        let n = self.token_rotations_us.len() as u64;
+        (n > 0).then(|| self.token_rotations_us.iter().sum::<u64>() / n)
+    }
+
+    /// A token of my ring arrived at `now`.
+    pub(crate) fn token_received(&mut self, now: Instant) {
+        if let Some(last) = self.last_token_received {
+            if self.token_rotations_us.len() == ROTATIONS_KEPT {
+                self.token_rotations_us.pop_front();
+            }
+            let us = now.saturating_duration_since(last).as_micros();
+            self.token_rotations_us
+                .push_back(u64::try_from(us).unwrap_or(u64::MAX));
+        }
+        self.last_token_received = Some(now);
+    }
+
+    pub(crate) fn count_tx(&mut self, packet: &Packet) {
+        match packet {
+            Packet::Token(_) => self.orf_token_tx += 1,
+            Packet::Commit(_) => self.memb_commit_token_tx += 1,
+            Packet::Join(_) => self.memb_join_tx += 1,
+            Packet::MergeDetect { .. } => self.memb_merge_detect_tx += 1,
+            Packet::TokenHoldCancel { .. } => self.token_hold_cancel_tx += 1,
+            // Frames are counted where they are made (`frames_sent`, `retransmits_sent`).
+            Packet::Mcast(_) => {}
+        }
+    }
+
+    fn count_rx(&mut self, packet: &Packet) {
+        match packet {
+            Packet::Token(_) => self.orf_token_rx += 1,
+            Packet::Commit(_) => self.memb_commit_token_rx += 1,
+            Packet::Join(_) => self.memb_join_rx += 1,
+            Packet::MergeDetect { .. } => self.memb_merge_detect_rx += 1,
+            Packet::TokenHoldCancel { .. } => self.token_hold_cancel_rx += 1,
+            Packet::Mcast(_) => self.mcast_rx += 1,
+        }
+    }
 }
 
 impl Totem {
@@ -242,6 +336,7 @@ impl Totem {
             return;
         }
         self.last_heard.insert(from, now);
+        self.stats.count_rx(&packet);
         match packet {
             Packet::Token(t) => self.on_token(now, from, t),
             Packet::Mcast(m) => self.on_mcast(now, from, m),
@@ -393,6 +488,7 @@ impl Totem {
     }
 
     pub(crate) fn transmit(&mut self, to: Dest, packet: &Packet) {
+        self.stats.count_tx(packet);
         let packet = packet.encode(self.me);
         self.push(Output::Transmit { to, packet });
     }

@@ -44,6 +44,7 @@ impl Totem {
             self.stats.tokens_discarded += 1;
             return;
         }
+        self.stats.token_received(now);
         self.timers.stop(Timer::TokenRetransmit);
         self.timers
             .set(Timer::Token, now + self.config.token_timeout());
@@ -273,6 +274,7 @@ impl Totem {
 
     /// Sends a token or commit token, keeping a copy to retransmit.
     pub(crate) fn send_token_like(&mut self, now: Instant, to: NodeId, packet: &Packet) {
+        self.stats.count_tx(packet);
         let bytes = packet.encode(self.me);
         self.push(Output::Transmit {
             to: Dest::Node(to),
@@ -285,6 +287,11 @@ impl Totem {
 
     pub(crate) fn retransmit_token(&mut self, now: Instant) {
         if let Some((to, bytes)) = self.tok.last_sent.clone() {
+            if matches!(self.state, State::Commit(_) | State::Gather(_)) {
+                self.stats.memb_commit_token_tx += 1;
+            } else {
+                self.stats.orf_token_tx += 1;
+            }
             self.push(Output::Transmit {
                 to: Dest::Node(to),
                 packet: bytes,

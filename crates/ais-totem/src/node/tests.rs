@@ -530,3 +530,39 @@ fn reconfigure_takes_new_timeouts_and_refuses_invalid_ones() {
         "nothing changed"
     );
 }
+
+#[test]
+fn the_operator_counters_follow_the_membership_protocol() {
+    let mut c = formed(3);
+    c.run_for(Duration::from_secs(2));
+    for t in &c.nodes {
+        let s = t.stats();
+        assert!(s.gather_entered >= 1, "{s:?}");
+        assert!(s.commit_entered >= 1 && s.recovery_entered >= 1, "{s:?}");
+        assert!(s.operational_entered >= 1, "{s:?}");
+        assert_eq!(s.continuous_gather, 0, "operational again: {s:?}");
+        assert!(s.memb_join_tx >= 1 && s.memb_join_rx >= 1, "{s:?}");
+        assert!(s.memb_commit_token_rx >= 1, "{s:?}");
+        // The idle ring keeps its token going round: every node sends and receives it.
+        assert!(s.orf_token_tx > 10 && s.orf_token_rx > 10, "{s:?}");
+        assert!(s.last_token_received.is_some(), "{s:?}");
+        assert!(s.mean_token_rotation_us().is_some(), "{s:?}");
+        assert_eq!(s.operational_token_lost, 0, "{s:?}");
+    }
+    c.crash(2);
+    assert!(
+        c.run_until(Duration::from_secs(30), Cluster::formed),
+        "the survivors did not re-form"
+    );
+    // The first survivor whose token timer fired sends the others to gather with its Join.
+    let lost: u64 = c.nodes[..2]
+        .iter()
+        .map(|t| t.stats().operational_token_lost)
+        .sum();
+    assert!(lost >= 1, "no token loss counted");
+    for t in &c.nodes[..2] {
+        let s = t.stats();
+        assert!(s.operational_entered >= 2, "{s:?}");
+        assert_eq!(s.continuous_gather, 0, "{s:?}");
+    }
+}
