@@ -25,7 +25,7 @@ pub mod client;
 mod ring;
 mod server;
 
-pub use server::{Access, IpcServer, IpcStats, ServerConfig, ServerEvent, TOKEN_SPAN};
+pub use server::{Access, ConnStats, IpcServer, IpcStats, ServerConfig, ServerEvent, TOKEN_SPAN};
 
 /// The transport a server offers to its clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

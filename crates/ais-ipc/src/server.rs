@@ -160,6 +160,43 @@ pub struct IpcStats {
     pub too_big: u64,
 }
 
+/// One established connection's counters (corosync's `stats.ipcs.service<S>.<pid>.<conn>.*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnStats {
+    /// The connection.
+    pub conn: ConnId,
+    /// Index into [`ServerConfig::services`].
+    pub service: usize,
+    /// The client's process id.
+    pub pid: u32,
+    /// Requests read.
+    pub requests: u64,
+    /// Responses put into the channel.
+    pub responses: u64,
+    /// Events put into the channel.
+    pub dispatched: u64,
+    /// Responses and events that found the channel full and waited in the daemon.
+    pub send_retries: u64,
+    /// Events waiting in the daemon now.
+    pub queued: u32,
+    /// Bytes of those events.
+    pub queued_bytes: usize,
+    /// The request flow-control level now (0 none).
+    pub flow_control: u32,
+    /// Times the flow-control level changed.
+    pub flow_control_count: u64,
+}
+
+/// Counts kept per connection for [`ConnStats`].
+#[derive(Clone, Copy, Debug, Default)]
+struct ConnCounters {
+    requests: u64,
+    responses: u64,
+    dispatched: u64,
+    send_retries: u64,
+    flow_control_count: u64,
+}
+
 /// The daemon side of libqb IPC for a set of services.
 pub struct IpcServer {
     config: ServerConfig,
@@ -354,10 +391,14 @@ impl IpcServer {
         let Some(slot) = self.flow_control.get_mut(service) else {
             return;
         };
+        if *slot == level {
+            return;
+        }
         *slot = level;
-        for conn in self.conns.values().filter(|c| c.service == service) {
+        for conn in self.conns.values_mut().filter(|c| c.service == service) {
             if let Phase::Open(channel) = &conn.phase {
                 channel.set_flow_control(level);
+                conn.counters.flow_control_count += 1;
             }
         }
     }
@@ -401,6 +442,27 @@ impl IpcServer {
     /// The counters.
     pub fn stats(&self) -> &IpcStats {
         &self.out.stats
+    }
+
+    /// Every established connection's counters, in connection order.
+    pub fn connection_stats(&self) -> Vec<ConnStats> {
+        self.conns
+            .values()
+            .filter(|c| matches!(c.phase, Phase::Open(_)))
+            .map(|c| ConnStats {
+                conn: c.id,
+                service: c.service,
+                pid: c.creds.pid,
+                requests: c.counters.requests,
+                responses: c.counters.responses,
+                dispatched: c.counters.dispatched,
+                send_retries: c.counters.send_retries,
+                queued: u32::try_from(c.events.lens.len()).unwrap_or(u32::MAX),
+                queued_bytes: c.queued_event_bytes,
+                flow_control: u32::try_from(self.flow_control[c.service]).unwrap_or(0),
+                flow_control_count: c.counters.flow_control_count,
+            })
+            .collect()
     }
 
     fn accept_all(&mut self, registry: &Registry, service: usize) {
@@ -474,6 +536,7 @@ impl IpcServer {
                 responses: VecDeque::new(),
                 events: EventQueue::default(),
                 queued_event_bytes: 0,
+                counters: ConnCounters::default(),
                 more_requests: false,
                 setup_more: true,
                 notify_pending: false,
@@ -806,6 +869,7 @@ struct Conn {
     /// Events the channel could not take yet, oldest first.
     events: EventQueue,
     queued_event_bytes: usize,
+    counters: ConnCounters,
     /// Requests may be waiting (readiness seen, not yet read to exhaustion).
     more_requests: bool,
     /// The setup socket may hold unread bytes.
@@ -851,12 +915,14 @@ impl Conn {
             if !channel.send_response(msg, out)? {
                 break;
             }
+            self.counters.responses += 1;
             self.responses.pop_front();
         }
         while let Some(msg) = self.events.front() {
             if !channel.send_event(msg, out)? {
                 break;
             }
+            self.counters.dispatched += 1;
             self.queued_event_bytes -= msg.len();
             self.events.pop_front();
             channel.send_notifications(&self.setup)?;
@@ -887,6 +953,7 @@ impl Conn {
             };
             check_request(&msg, self.max_msg_size).map_err(Close::Malformed)?;
             out.stats.requests += 1;
+            self.counters.requests += 1;
             out.events.push_back(ServerEvent::Request {
                 conn: self.id,
                 service: self.service,
@@ -907,8 +974,10 @@ impl Conn {
             )));
         }
         if self.responses.is_empty() && channel.send_response(msg, out)? {
+            self.counters.responses += 1;
             return Ok(());
         }
+        self.counters.send_retries += 1;
         self.responses.push_back(msg.to_vec());
         Ok(())
     }
@@ -924,11 +993,13 @@ impl Conn {
             )));
         }
         if self.events.is_empty() && channel.send_event(msg, out)? {
+            self.counters.dispatched += 1;
             return Ok(());
         }
         if self.queued_event_bytes + msg.len() > limit {
             return Err(Close::Slow);
         }
+        self.counters.send_retries += 1;
         self.queued_event_bytes += msg.len();
         self.events.push_back(msg);
         Ok(())

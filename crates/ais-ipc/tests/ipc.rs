@@ -107,6 +107,14 @@ fn many_events_arrive_in_order() {
         client.send(&message(1, 16, 0)).unwrap();
         client.recv_response(&mut buf, Some(GIVE_UP)).unwrap();
         assert_eq!(server.query(move |s| s.queued_event_bytes(conn)), 0);
+        // The connection's own counters: every event dispatched, none left queued.
+        let stats = server.query(|s| s.connection_stats());
+        assert_eq!(stats.len(), 1, "{mode:?}");
+        let c = &stats[0];
+        assert_eq!((c.conn, c.pid), (conn, std::process::id()));
+        assert_eq!((c.requests, c.responses), (1, 1), "{mode:?}");
+        assert_eq!(c.dispatched, count as u64, "{mode:?}");
+        assert_eq!((c.queued, c.queued_bytes), (0, 0), "{mode:?}");
     }
 }
 
@@ -137,6 +145,14 @@ fn flow_control_makes_the_client_try_again() {
         client.send(&msg).unwrap();
         client.recv_response(&mut buf, Some(GIVE_UP)).unwrap();
         assert_eq!(buf, msg);
+        // Three changes of level reached the first connection; the late one saw one.
+        let counts: Vec<u64> = server.query(|s| {
+            s.connection_stats()
+                .iter()
+                .map(|c| c.flow_control_count)
+                .collect()
+        });
+        assert_eq!(counts, vec![3, 1], "{mode:?}");
     }
 }
 
