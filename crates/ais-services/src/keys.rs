@@ -121,7 +121,8 @@ pub struct Store {
 }
 
 impl Store {
-    /// An empty store where keys under the given prefixes are read-only to clients.
+    /// An empty store where the given keys are read-only to clients: an entry ending in
+    /// `.` (or empty) covers every key under it, any other names one key.
     pub fn new(read_only: &[&str]) -> Self {
         Self {
             read_only: read_only.iter().map(|p| (*p).to_owned()).collect(),
@@ -132,7 +133,13 @@ impl Store {
 
     /// Whether a client may change `key`.
     pub fn is_read_only(&self, key: &str) -> bool {
-        self.read_only.iter().any(|p| key.starts_with(p.as_str()))
+        self.read_only.iter().any(|entry| {
+            if entry.is_empty() || entry.ends_with('.') {
+                key.starts_with(entry.as_str())
+            } else {
+                key == entry
+            }
+        })
     }
 
     /// The value of `key`.
@@ -324,10 +331,51 @@ pub struct Keys {
     pub stats: Store,
 }
 
+/// The keys of the default map that clients may not change, as in corosync (`exec/main.c`
+/// `set_icmap_ro_keys_flag`, votequorum's `votequorum_set_icmap_ro_keys`, totemconfig's
+/// `nodelist.local_node_pos`): the daemon's internal state and statistics, and settings that
+/// only a restart can change. `runtime.members.` and `runtime.votequorum.` are ours in
+/// addition: they describe the ring and the quorum, and a client that changed them would
+/// mislead every other client. Everything else (`totem.token`, `quorum.expected_votes`,
+/// `runtime.blackbox.*`, applications' own keys, ...) is writable, as in corosync.
+pub const DEFAULT_READ_ONLY: &[&str] = &[
+    "internal_configuration.",
+    "runtime.connections.",
+    "runtime.totem.",
+    "runtime.services.",
+    "runtime.config.",
+    "runtime.members.",
+    "runtime.votequorum.",
+    "uidgid.config.",
+    "totem.crypto_cipher",
+    "totem.crypto_hash",
+    "totem.secauth",
+    "totem.ip_version",
+    "totem.rrp_mode",
+    "totem.transport",
+    "totem.cluster_name",
+    "totem.netmtu",
+    "totem.threads",
+    "totem.version",
+    "totem.nodeid",
+    "totem.clear_node_high_bit",
+    "qb.ipc_type",
+    "config.reload_in_progress",
+    "config.totemconfig_reload_in_progress",
+    "nodelist.local_node_pos",
+    "quorum.allow_downscale",
+    "quorum.wait_for_all",
+    "quorum.last_man_standing",
+    "quorum.last_man_standing_window",
+    "quorum.expected_votes_tracking",
+    "quorum.auto_tie_breaker",
+    "quorum.auto_tie_breaker_node",
+];
+
 impl Default for Keys {
     fn default() -> Self {
         Self {
-            default: Store::new(&["runtime.", "internal_configuration."]),
+            default: Store::new(DEFAULT_READ_ONLY),
             stats: Store::new(&[""]),
         }
     }

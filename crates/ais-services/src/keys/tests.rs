@@ -44,6 +44,42 @@ fn read_only_keys_are_refused_but_the_daemon_may_write_them() {
 }
 
 #[test]
+fn read_only_entries_are_prefixes_with_a_dot_and_exact_names_without() {
+    let mut keys = Keys::default();
+    let refused = [
+        "runtime.config.totem.token",
+        "runtime.totem.pg.mrp.srp.members",
+        "internal_configuration.service.0.name",
+        "totem.crypto_cipher",
+        "quorum.wait_for_all",
+        "nodelist.local_node_pos",
+    ];
+    for key in refused {
+        assert_eq!(
+            keys.default.client_set(key, CmapValue::U8(1)),
+            Err(KeyError::ReadOnly),
+            "{key}"
+        );
+    }
+    // As in corosync: other runtime keys (corosync-blackbox writes runtime.blackbox.*),
+    // keys that merely start like a read-only name, and the tunable settings.
+    let allowed = [
+        "runtime.blackbox.dump_flight_data",
+        "totem.crypto_cipher_extra",
+        "totem.token",
+        "quorum.expected_votes",
+        "nodelist.node.0.ring0_addr",
+    ];
+    for key in allowed {
+        assert_eq!(
+            keys.default.client_set(key, CmapValue::U8(1)),
+            Ok(()),
+            "{key}"
+        );
+    }
+}
+
+#[test]
 fn an_unchanged_value_notifies_nobody_and_adjust_wraps() {
     let mut s = Store::new(&[]);
     s.set("a.b.c", CmapValue::U8(255));
