@@ -9,11 +9,12 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ais_config::FlatValue;
-use ais_ipc::IpcStats;
+use ais_ipc::{ConnStats, IpcStats};
 use ais_services::votequorum::QuorumStatus;
 use ais_services::{Keys, ServiceId, ServicesStats};
 use ais_totem::{TotemConfig, TotemStats};
 use ais_transport::{LinkStatus, TransportStats};
+use ais_types::Instant;
 use ais_wire::ipc::{CmapValue, CsStatus};
 
 /// The services corosync lists under `internal_configuration.service.*` and
@@ -250,13 +251,62 @@ pub(crate) fn publish_stats(keys: &mut Keys, prefix: &str, stats: Vec<Stat>) {
     }
 }
 
-/// `stats.srp.*`: Totem's counters, under corosync's names where the meaning is the same.
-pub(crate) fn totem_stats(t: &TotemStats, send_queue_bytes: usize, retained: usize) -> Vec<Stat> {
+/// After this many entries into gather without forming a ring, corosync sets
+/// `firewall_enabled_or_nic_failure` (its `MAX_NO_CONT_GATHER`).
+const CONTINUOUS_GATHER_SUSPECT: u32 = 3;
+
+/// `stats.srp.*`: Totem's counters, under corosync's names and types where the meaning is
+/// the same; ours after them. corosync's `avg_token_workload`, `avg_backlog_calc` and
+/// `continuous_sendmsg_failures` are not measured and not published.
+pub(crate) fn totem_stats(
+    t: &TotemStats,
+    now: Instant,
+    send_queue_bytes: usize,
+    retained: usize,
+) -> Vec<Stat> {
     let u = |n: u64| CmapValue::U64(n);
+    let ms = |us: u64| u32::try_from(us / 1000).unwrap_or(u32::MAX);
+    let since_token = t
+        .last_token_received
+        .map_or(0, |at| now.saturating_duration_since(at).as_millis());
     [
+        ("orf_token_tx", u(t.orf_token_tx)),
+        ("orf_token_rx", u(t.orf_token_rx)),
+        ("memb_merge_detect_tx", u(t.memb_merge_detect_tx)),
+        ("memb_merge_detect_rx", u(t.memb_merge_detect_rx)),
+        ("memb_join_tx", u(t.memb_join_tx)),
+        ("memb_join_rx", u(t.memb_join_rx)),
         ("mcast_tx", u(t.frames_sent)),
         ("mcast_retx", u(t.retransmits_sent)),
+        ("mcast_rx", u(t.mcast_rx)),
+        ("memb_commit_token_tx", u(t.memb_commit_token_tx)),
+        ("memb_commit_token_rx", u(t.memb_commit_token_rx)),
+        ("token_hold_cancel_tx", u(t.token_hold_cancel_tx)),
+        ("token_hold_cancel_rx", u(t.token_hold_cancel_rx)),
+        ("operational_entered", u(t.operational_entered)),
+        ("operational_token_lost", u(t.operational_token_lost)),
+        ("gather_entered", u(t.gather_entered)),
+        // The token timer does not run in gather: consensus_timeouts counts those waits.
+        ("gather_token_lost", u(0)),
+        ("commit_entered", u(t.commit_entered)),
+        ("commit_token_lost", u(t.commit_token_lost)),
+        ("recovery_entered", u(t.recovery_entered)),
+        ("recovery_token_lost", u(t.recovery_token_lost)),
+        ("consensus_timeouts", u(t.consensus_timeouts)),
         ("rx_msg_dropped", u(t.rx_malformed)),
+        (
+            "time_since_token_last_received",
+            u(u64::try_from(since_token).unwrap_or(u64::MAX)),
+        ),
+        ("continuous_gather", CmapValue::U32(t.continuous_gather)),
+        (
+            "firewall_enabled_or_nic_failure",
+            CmapValue::U8(u8::from(t.continuous_gather > CONTINUOUS_GATHER_SUSPECT)),
+        ),
+        (
+            "mtt_rx_token",
+            CmapValue::U32(t.mean_token_rotation_us().map_or(0, ms)),
+        ),
         ("delivered", u(t.delivered)),
         ("configurations", u(t.configurations)),
         ("tokens_discarded", u(t.tokens_discarded)),
@@ -313,6 +363,36 @@ pub(crate) fn link_stats(me: u32, links: &[LinkStatus], own_links: &[u8]) -> Vec
 }
 
 /// `stats.ipcs.*` and `stats.services.*`.
+/// `stats.ipcs.service<S>.<pid>.<conn>.*`: each client connection, named as corosync 3.1
+/// names it (service number, client pid, connection) with the counters corosync has and we
+/// keep. `procname` gives a pid's process name. corosync's `overload`, `sent` and
+/// `recv_retries` are not kept and not published.
+pub(crate) fn conn_stats(conns: &[ConnStats], procname: impl Fn(u32) -> String) -> Vec<Stat> {
+    let mut out = Vec::new();
+    for c in conns {
+        let Some(&(_, id)) = crate::clients::SERVICE_NAMES
+            .get(c.service)
+            .and_then(|name| SERVICES.iter().find(|(n, _)| n == name))
+        else {
+            continue;
+        };
+        let base = format!("stats.ipcs.service{}.{}.{:#x}", id.0, c.pid, c.conn.0);
+        let mut push = |k: &str, v: CmapValue| out.push((format!("{base}.{k}"), v));
+        push("procname", CmapValue::Str(procname(c.pid).into_bytes()));
+        push("queueing", CmapValue::I32(i32::from(c.queued > 0)));
+        push("queued", CmapValue::U32(c.queued));
+        // A connection that sends an invalid request is dropped: a live one has none.
+        push("invalid_request", CmapValue::U64(0));
+        push("requests", CmapValue::U64(c.requests));
+        push("responses", CmapValue::U64(c.responses));
+        push("dispatched", CmapValue::U64(c.dispatched));
+        push("send_retries", CmapValue::U64(c.send_retries));
+        push("flow_control", CmapValue::U32(c.flow_control));
+        push("flow_control_count", CmapValue::U64(c.flow_control_count));
+    }
+    out
+}
+
 pub(crate) fn ipc_stats(ipc: &IpcStats, active: usize, services: &ServicesStats) -> Vec<Stat> {
     let u = CmapValue::U64;
     vec![
@@ -351,6 +431,50 @@ pub(crate) fn ipc_stats(ipc: &IpcStats, active: usize, services: &ServicesStats)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_are_named_by_service_number_pid_and_connection() {
+        let cmap = crate::clients::SERVICE_NAMES
+            .iter()
+            .position(|n| *n == "cmap")
+            .unwrap();
+        let conn = ConnStats {
+            conn: ais_ipc::ConnId(0x2a),
+            service: cmap,
+            pid: 4242,
+            requests: 7,
+            responses: 7,
+            dispatched: 3,
+            send_retries: 1,
+            queued: 2,
+            queued_bytes: 96,
+            flow_control: 0,
+            flow_control_count: 0,
+        };
+        let stats = conn_stats(&[conn], |pid| format!("proc{pid}"));
+        let get = |k: &str| {
+            stats
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(
+            get("stats.ipcs.service0.4242.0x2a.procname"),
+            Some(CmapValue::Str(b"proc4242".to_vec()))
+        );
+        assert_eq!(
+            get("stats.ipcs.service0.4242.0x2a.requests"),
+            Some(CmapValue::U64(7))
+        );
+        assert_eq!(
+            get("stats.ipcs.service0.4242.0x2a.queued"),
+            Some(CmapValue::U32(2))
+        );
+        assert_eq!(
+            get("stats.ipcs.service0.4242.0x2a.queueing"),
+            Some(CmapValue::I32(1))
+        );
+    }
 
     #[test]
     fn reload_replaces_the_config_keys_and_keeps_runtime_ones() {

@@ -381,17 +381,19 @@ impl Daemon {
     /// Refreshes the statistics map.
     fn publish_stats(&mut self) {
         use crate::cmap_keys::{
-            ipc_stats, link_stats, publish_stats, totem_stats, transport_stats,
+            conn_stats, ipc_stats, link_stats, publish_stats, totem_stats, transport_stats,
         };
         let me = self.totem.node_id().0;
         let own: Vec<u8> = self.transport.links().iter().map(|l| l.number).collect();
         let srp = totem_stats(
             self.totem.stats(),
+            self.clock.now(),
             self.totem.send_queue_bytes(),
             self.totem.retained_frames(),
         );
         let transport = transport_stats(self.transport.stats());
         let links = link_stats(me, &self.transport.link_status(), &own);
+        let conns = conn_stats(&self.ipc.connection_stats(), process_name);
         let ipc = ipc_stats(
             self.ipc.stats(),
             self.ipc.connection_count(),
@@ -401,6 +403,7 @@ impl Daemon {
             publish_stats(keys, "stats.srp.", srp);
             publish_stats(keys, "stats.transport.", transport);
             publish_stats(keys, "stats.knet.", links);
+            publish_stats(keys, "stats.ipcs.service", conns);
             publish_stats(
                 keys,
                 "stats.ipcs.global.",
@@ -659,6 +662,14 @@ fn release_freed_memory() {
         libc::malloc_trim(0);
     }
     tracing::debug!("freed heap memory returned to the system after a burst");
+}
+
+/// A process's name as `/proc/<pid>/comm` gives it (corosync reads the same name from
+/// `/proc/<pid>/stat`); empty if the process is gone or hidden.
+fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim_end().to_owned())
+        .unwrap_or_default()
 }
 
 /// The IPC server's name for a client.

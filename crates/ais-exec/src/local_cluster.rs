@@ -107,7 +107,8 @@ impl Cluster {
         ));
         for node in &self.nodes {
             say(&format!(
-                "node {}: clients reach it with AIS_IPC_PREFIX={} (e.g. ais-cpgtool)",
+                "node {}: clients reach it with AIS_IPC_PREFIX={} (e.g. ais-cpgtool, \
+                 ais-quorumtool -s, ais-cfgtool -s, ais-cmapctl)",
                 node.id,
                 ipc_prefix(args.port, node.id)
             ));
@@ -362,6 +363,10 @@ totem {{
 }}
 nodelist {{
 {nodes}}}
+quorum {{
+    # One vote per node: a partition acts only with a majority.
+    provider: corosync_votequorum
+}}
 logging {{
     to_stderr: yes
     timestamp: off

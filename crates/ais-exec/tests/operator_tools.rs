@@ -148,6 +148,12 @@ fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
     cmap_listing(&stats);
     for key in [
         "stats.srp.mcast_tx",
+        "stats.srp.orf_token_rx",
+        "stats.srp.memb_join_tx",
+        "stats.srp.operational_entered",
+        "stats.srp.continuous_gather (u32) = 0",
+        "stats.srp.firewall_enabled_or_nic_failure (u8) = 0",
+        "stats.srp.mtt_rx_token (u32)",
         "stats.transport.rx_invalid_digest",
         "stats.ipcs.global.active",
     ] {
@@ -155,6 +161,21 @@ fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
             stats.contains(key),
             "{key} missing from the stats map:\n{stats}"
         );
+    }
+    // Each client connection has its keys, named as corosync names them: a quorum monitor
+    // (service 3) shows up with its process name while it is connected.
+    let script = format!(
+        "{QUORUMTOOL} -m >/dev/null 2>&1 & sleep 2.5; {CMAPCTL} -m stats stats.ipcs.service3.; kill $!"
+    );
+    let conns = run_until(&lab, 1, "sh", &["-c", &script], |o| {
+        o.contains(".procname (str) = corosync-quorum")
+    });
+    for key in [
+        ".requests (u64) = ",
+        ".dispatched (u64) = ",
+        ".queued (u32) = ",
+    ] {
+        assert!(conns.contains(key), "{key} missing:\n{conns}");
     }
     let (got, _) = lab.run(1, CMAPCTL, &["-g", "totem.cluster_name"]);
     assert_eq!(got.trim(), "totem.cluster_name (str) = test");
