@@ -1,19 +1,20 @@
 //! Installs the daemon's log subscriber as `logging {}` asks: stderr, a file and/or syslog,
 //! with or without timestamps, `debug` globally or per subsystem (`logger_subsys`). The
 //! environment variable `AIS_LOG` (an `EnvFilter` directive such as `ais_totem=trace`)
-//! overrides the configured levels.
+//! overrides the configured levels. A configuration reload replaces the destinations and
+//! levels in place ([`prepare`], then [`Prepared::apply`]).
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::Context;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer, Registry};
+use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
 /// Where and how much to log, from `logging {}`.
 #[derive(Clone, Debug, Default)]
@@ -39,7 +40,70 @@ const SUBSYSTEMS: &[(&str, &[&str])] = &[
     ("CONFIG", &["ais_config"]),
 ];
 
+type Boxed = Box<dyn Layer<Registry> + Send + Sync>;
+type Sinks = Vec<Boxed>;
+type Filtered = tracing_subscriber::layer::Layered<reload::Layer<Sinks, Registry>, Registry>;
+
+/// What a reload replaces, and the tag the daemon was started with.
+struct Installed {
+    sinks: reload::Handle<Sinks, Registry>,
+    filter: reload::Handle<EnvFilter, Filtered>,
+    tag: Option<String>,
+}
+
+static INSTALLED: OnceLock<Installed> = OnceLock::new();
+
+/// New sinks and levels, opened and checked, not yet in effect.
+pub(crate) struct Prepared {
+    sinks: Sinks,
+    filter: EnvFilter,
+}
+
+/// Installs the subscriber for the daemon's whole life.
 pub(crate) fn install(settings: &LogSettings) -> anyhow::Result<()> {
+    let Prepared { sinks, filter } = build(settings)?;
+    let (sinks, sinks_handle) = reload::Layer::new(sinks);
+    let (filter, filter_handle) = reload::Layer::new(filter);
+    Registry::default()
+        .with(sinks)
+        .with(filter)
+        .try_init()
+        .context("a log subscriber was already installed")?;
+    let _ = INSTALLED.set(Installed {
+        sinks: sinks_handle,
+        filter: filter_handle,
+        tag: settings.tag.clone(),
+    });
+    Ok(())
+}
+
+/// Opens the destinations of new settings (the start-up tag is kept); an error (a logfile
+/// that cannot be opened, a bad `AIS_LOG`) changes nothing.
+pub(crate) fn prepare(settings: &LogSettings) -> anyhow::Result<Prepared> {
+    let mut settings = settings.clone();
+    if let Some(installed) = INSTALLED.get() {
+        settings.tag.clone_from(&installed.tag);
+    }
+    build(&settings)
+}
+
+impl Prepared {
+    /// Puts the new destinations and levels in effect; a no-op where no subscriber of ours
+    /// was installed (tests).
+    pub(crate) fn apply(self) {
+        let Some(installed) = INSTALLED.get() else {
+            return;
+        };
+        if let Err(e) = installed.filter.reload(self.filter) {
+            tracing::warn!("log levels not reloaded: {e}");
+        }
+        if let Err(e) = installed.sinks.reload(self.sinks) {
+            tracing::warn!("log destinations not reloaded: {e}");
+        }
+    }
+}
+
+fn build(settings: &LogSettings) -> anyhow::Result<Prepared> {
     let filter = match std::env::var("AIS_LOG") {
         Ok(directives) => EnvFilter::try_new(&directives)
             .with_context(|| format!("AIS_LOG={directives:?} is not a valid filter"))?,
@@ -56,8 +120,7 @@ pub(crate) fn install(settings: &LogSettings) -> anyhow::Result<()> {
             EnvFilter::try_new(directives.join(","))?
         }
     };
-    type Boxed = Box<dyn Layer<Registry> + Send + Sync>;
-    let mut layers: Vec<Boxed> = Vec::new();
+    let mut layers: Sinks = Vec::new();
     let timestamps = settings.timestamps;
     if settings.to_stderr {
         let writer = Tagged {
@@ -95,12 +158,10 @@ pub(crate) fn install(settings: &LogSettings) -> anyhow::Result<()> {
             .with_writer(Syslog);
         layers.push(layer.boxed());
     }
-    Registry::default()
-        .with(layers)
-        .with(filter)
-        .try_init()
-        .context("a log subscriber was already installed")?;
-    Ok(())
+    Ok(Prepared {
+        sinks: layers,
+        filter,
+    })
 }
 
 /// stderr, each line prefixed with the node's tag.

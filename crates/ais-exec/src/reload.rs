@@ -3,7 +3,8 @@
 //! not parse is refused with its file:line diagnostics and nothing changes. What can change
 //! without a restart: Totem's timeouts and limits (from the next time each timer is set),
 //! the nodelist (added nodes are sent to and may join, removed ones are no longer heard),
-//! votes and quorum options, and the cmap keys of the file. What cannot (the transport,
+//! votes and quorum options, the log destinations and levels (`logging {}`), and the cmap
+//! keys of the file. What cannot (the transport,
 //! crypto, this node's id or addresses, the links) is refused with a reason.
 
 use ais_config::Config;
@@ -52,10 +53,13 @@ impl Daemon {
                 _ => {}
             }
         }
+        let log = crate::logging::prepare(&setup::log_settings(&new))
+            .map_err(|e| format!("logging: {e:#}"))?;
         let totem_config = new.totem_config(me);
         self.totem
             .reconfigure(&totem_config)
             .map_err(|e| e.to_string())?;
+        log.apply();
         let peers = setup::peer_configs(&resolved, me.0, self.transport.links());
         let added: Vec<u32> = peers
             .iter()

@@ -277,6 +277,8 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
     };
     let five = layout(5);
     let mut c = Cluster::new(&layout(6));
+    // Levels as the files say, so that a reload can turn debug on.
+    c.log_filter = None;
     let key = c.key();
     for id in 1..=5 {
         c.write_config(id, &five, &key);
@@ -350,6 +352,49 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
     assert_eq!(code, 0);
     let (gone, code) = lab.run(2, CMAPCTL, &["-g", "config.reload_error_message"]);
     assert_ne!(code, 0, "the error is cleared by a good reload: {gone}");
+
+    // Logging changes apply too: node 4 starts writing a logfile, with debug lines.
+    let path = c.config(4);
+    let logfile = path.with_file_name("node4-reloaded.log");
+    let text = std::fs::read_to_string(&path).expect("config");
+    let with_file = text.replacen(
+        "logging {\n",
+        &format!(
+            "logging {{\n    to_logfile: yes\n    logfile: {}\n    debug: on\n",
+            logfile.display()
+        ),
+        1,
+    );
+    assert_ne!(with_file, text, "the layout has a logging section");
+    std::fs::write(&path, with_file).expect("write");
+    let (out, code) = lab.run(4, &ours("ais-cfgtool"), &["-R"]);
+    assert_eq!(code, 0, "{out}");
+    let start = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(&logfile).unwrap_or_default();
+        if log.contains("reloaded") && log.contains("DEBUG") {
+            break;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{} never got the reload line and debug lines:\n{log}\nnode 4 said:\n{}",
+            logfile.display(),
+            c.lines(4).join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::fs::write(&path, text).expect("write");
+    let (_, code) = lab.run(4, &ours("ais-cfgtool"), &["-R"]);
+    assert_eq!(code, 0);
+    let before = std::fs::read_to_string(&logfile).expect("logfile").len();
+    let (_, code) = lab.run(4, &ours("ais-cfgtool"), &["-R"]);
+    assert_eq!(code, 0);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        std::fs::read_to_string(&logfile).expect("logfile").len(),
+        before,
+        "the logfile is no longer written once the file says so"
+    );
 }
 
 /// `ais-cfgtool -H` asks the tracking clients first: a veto (corosync's own test client

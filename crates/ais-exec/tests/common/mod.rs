@@ -27,6 +27,8 @@ pub struct Node {
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<Node>,
+    /// `AIS_LOG` for the daemons started from now on; `None` logs as the files say.
+    pub log_filter: Option<&'static str>,
 }
 
 /// Per-node settings for [`Cluster::write_config`].
@@ -91,6 +93,7 @@ impl Cluster {
                     lines: Arc::default(),
                 })
                 .collect(),
+            log_filter: Some("info,ais_exec=info,ais_transport=info"),
         };
         for id in 1..=layout.count {
             cluster.write_config(id, layout, &cluster.key());
@@ -180,11 +183,14 @@ impl Cluster {
             }
             None => Command::new(exe),
         };
+        match self.log_filter {
+            Some(filter) => command.env("AIS_LOG", filter),
+            None => command.env_remove("AIS_LOG"),
+        };
         command
             .arg("-f")
             .arg("-c")
             .arg(&config)
-            .env("AIS_LOG", "info,ais_exec=info,ais_transport=info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
