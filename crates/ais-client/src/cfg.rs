@@ -189,6 +189,15 @@ impl Cfg {
         })
     }
 
+    /// Asks every node of the cluster to shut down (ours, not in corosync's library): each
+    /// node asks its own tracking clients as `flags` says, so a node whose client refuses
+    /// stays. The answer is this node's own outcome ([`Error::Busy`] if refused here).
+    pub fn shutdown_cluster(&mut self, flags: ShutdownFlags) -> Result<()> {
+        self.bare(&CfgRequest::ShutdownCluster {
+            flags: flags.to_wire(),
+        })
+    }
+
     /// Shuts the local daemon down without asking the tracking clients: `try_shutdown`
     /// with [`ShutdownFlags::Immediate`], what Pacemaker does when it stops the cluster.
     pub fn shutdown(&mut self) -> Result<()> {

@@ -429,3 +429,37 @@ fn shutdown_honours_a_veto_unless_forced_and_kill_stops_a_node() {
     assert_eq!(code, 0, "{out}");
     c.wait_members(&[1], &[1]);
 }
+
+/// `ais-cfgtool -H --all` (ours): every node asks its own tracking clients; the nodes whose
+/// clients agree leave, the one whose client refuses stays and runs on alone.
+#[test]
+fn a_cluster_wide_shutdown_stops_every_node_whose_clients_agree() {
+    let Some(lab) = Lab::new("sa", 3, 1) else {
+        return;
+    };
+    let mut c = Cluster::new(&layout(3));
+    for h in 1..=3 {
+        lab.start(&mut c, h);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    let mut veto = std::process::Command::new("ip")
+        .args(["netns", "exec", &lab.host(3)])
+        .arg(ours("ais-cfgtool"))
+        .args(["--veto-shutdown"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the vetoing client");
+    std::thread::sleep(Duration::from_millis(500));
+    let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-H", "--all"]);
+    assert_eq!(code, 0, "node 1 had no objection: {out}");
+    assert!(out.contains("on every node"), "{out}");
+    for h in [1, 2] {
+        c.wait_line(h, "cfg shutdown requested: leaving the ring and shutting down");
+    }
+    c.wait_line(3, "cluster-wide shutdown requested");
+    c.wait_line(3, "shutdown refused: a client said no");
+    c.wait_members(&[3], &[3]);
+    let _ = veto.kill();
+    let _ = veto.wait();
+    assert!(c.term(3), "node 3 still runs and stops on SIGTERM");
+}

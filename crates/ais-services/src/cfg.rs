@@ -1,12 +1,13 @@
 //! cfg, the configuration and status service (corosync's `exec/cfg.c`): this node's id, a
 //! node's addresses, link status per node and link, configuration reload on every node,
 //! killing a node, and a local shutdown that tracking clients may veto (the dance Pacemaker
-//! takes part in).
+//! takes part in), on this node or on every node (ours: each node asks its own clients, so
+//! a node whose application refuses stays while the others go).
 //!
 //! Status comes from the node's key store: the daemon publishes each peer's link state as
 //! `stats.knet.node<N>.link<L>.*` and the MTU as `runtime.config.totem.netmtu`. Reload and
-//! kill go through the ring so that every node sees them in one order; the shutdown is
-//! local. Nothing here is replicated state, so cfg has no sync phase.
+//! kill go through the ring so that every node sees them in one order; a local shutdown
+//! stays local, a cluster-wide one goes through the ring as a safe message. Nothing here is replicated state, so cfg has no sync phase.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -31,11 +32,17 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Ring message kinds.
 const MSG_RELOAD: u8 = 1;
 const MSG_KILL: u8 = 2;
+const MSG_SHUTDOWN_ALL: u8 = 3;
+
+/// The requester of a shutdown asked on another node: nobody here to answer.
+const NO_REQUESTER: ConnId = ConnId(u64::MAX);
 
 /// A shutdown waiting for the tracking clients' answers.
 #[derive(Clone, Debug)]
 struct Shutdown {
     requester: ConnId,
+    /// The response the requester waits for (TRYSHUTDOWN's or SHUTDOWN_CLUSTER's).
+    reply_id: i32,
     flags: u32,
     /// Clients asked that have not answered yet.
     waiting: BTreeSet<ConnId>,
@@ -194,7 +201,13 @@ impl Cfg {
 
     /// TRYSHUTDOWN: ask the tracking clients unless told not to; `None` when the answer
     /// waits for them.
-    fn try_shutdown(&mut self, fx: &mut Effects<'_>, conn: ConnId, flags: u32) -> Option<CsStatus> {
+    fn try_shutdown(
+        &mut self,
+        fx: &mut Effects<'_>,
+        conn: ConnId,
+        reply_id: i32,
+        flags: u32,
+    ) -> Option<CsStatus> {
         if self.shutdown.is_some() {
             return Some(CsStatus::ERR_EXIST);
         }
@@ -212,6 +225,7 @@ impl Cfg {
         }
         self.shutdown = Some(Shutdown {
             requester: conn,
+            reply_id,
             flags,
             waiting: asked,
             vetoed: false,
@@ -247,12 +261,14 @@ impl Cfg {
         Some(CsStatus::OK)
     }
 
-    fn reply_shutdown(&mut self, fx: &mut Effects<'_>, status: Option<CsStatus>, conn: ConnId) {
-        if let Some(error) = status {
+    fn reply_shutdown(fx: &mut Effects<'_>, status: Option<CsStatus>, conn: ConnId, reply_id: i32) {
+        if let Some(error) = status
+            && conn != NO_REQUESTER
+        {
             fx.reply(
                 conn,
                 CfgResponse::Bare {
-                    id: cfg_response_id::TRYSHUTDOWN,
+                    id: reply_id,
                     error,
                 }
                 .to_vec(),
@@ -262,11 +278,36 @@ impl Cfg {
 
     /// A client left or answered: the pending shutdown may be decided now.
     fn shutdown_progress(&mut self, fx: &mut Effects<'_>) {
-        let Some(requester) = self.shutdown.as_ref().map(|s| s.requester) else {
+        let Some((requester, reply_id)) = self.shutdown.as_ref().map(|s| (s.requester, s.reply_id))
+        else {
             return;
         };
         let status = self.settle_shutdown(fx);
-        self.reply_shutdown(fx, status, requester);
+        Self::reply_shutdown(fx, status, requester, reply_id);
+    }
+
+    /// A cluster-wide shutdown reached this node: it asks its own tracking clients. The
+    /// requesting node's client hears this node's outcome.
+    fn shutdown_all_delivered(
+        &mut self,
+        fx: &mut Effects<'_>,
+        origin: NodeId,
+        flags: u32,
+        conn: ConnId,
+    ) {
+        let requester = if origin == self.me {
+            conn
+        } else {
+            NO_REQUESTER
+        };
+        let reply_id = cfg_response_id::SHUTDOWN_CLUSTER;
+        tracing::info!(%origin, flags, "cluster-wide shutdown requested");
+        let status = if self.shutdown.is_some() {
+            Some(CsStatus::ERR_EXIST)
+        } else {
+            self.try_shutdown(fx, requester, reply_id, flags)
+        };
+        Self::reply_shutdown(fx, status, requester, reply_id);
     }
 }
 
@@ -295,7 +336,7 @@ impl Service for Cfg {
         if let Some(pending) = &mut self.shutdown {
             if pending.requester == conn {
                 // Nobody to answer, but the request stands, as in corosync.
-                pending.requester = ConnId(u64::MAX);
+                pending.requester = NO_REQUESTER;
             }
             pending.waiting.remove(&conn);
         }
@@ -346,8 +387,25 @@ impl Service for Cfg {
                 if flags > cfg_shutdown_flags::IMMEDIATE {
                     bare(cfg_response_id::TRYSHUTDOWN, CsStatus::ERR_INVALID_PARAM)
                 } else {
-                    let status = self.try_shutdown(fx, conn, flags);
-                    self.reply_shutdown(fx, status, conn);
+                    let reply_id = cfg_response_id::TRYSHUTDOWN;
+                    let status = self.try_shutdown(fx, conn, reply_id, flags);
+                    Self::reply_shutdown(fx, status, conn, reply_id);
+                    return;
+                }
+            }
+            CfgRequest::ShutdownCluster { flags } => {
+                if flags > cfg_shutdown_flags::IMMEDIATE {
+                    bare(
+                        cfg_response_id::SHUTDOWN_CLUSTER,
+                        CsStatus::ERR_INVALID_PARAM,
+                    )
+                } else {
+                    // Safe delivery: every member holds it before any node acts on it, so
+                    // the first node to go cannot take it down with it.
+                    let mut body = vec![MSG_SHUTDOWN_ALL];
+                    body.extend_from_slice(&flags.to_le_bytes());
+                    body.extend_from_slice(&conn.0.to_le_bytes());
+                    fx.multicast(&body, Order::Safe);
                     return;
                 }
             }
@@ -400,6 +458,12 @@ impl Service for Cfg {
                         reason: format!("killed by node {origin} (cfg killnode: {reason})"),
                     });
                 }
+            }
+            Some(&MSG_SHUTDOWN_ALL) if body.len() == 13 => {
+                let flags = u32::from_le_bytes([body[1], body[2], body[3], body[4]]);
+                let mut conn = [0u8; 8];
+                conn.copy_from_slice(&body[5..13]);
+                self.shutdown_all_delivered(fx, origin, flags, ConnId(u64::from_le_bytes(conn)));
             }
             _ => tracing::warn!(%origin, "undecodable cfg message dropped"),
         }

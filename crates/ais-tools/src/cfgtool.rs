@@ -67,6 +67,10 @@ pub struct CfgtoolArgs {
     /// With -H, shut down whatever the tracking clients answer.
     #[arg(long)]
     pub force: bool,
+    /// With -H, shut every node of the cluster down, each asking its own tracking clients
+    /// (ours).
+    #[arg(long, requires = "shutdown")]
+    pub all: bool,
     /// Stay connected and answer "no" to every shutdown request until the daemon stops or
     /// this tool is killed: a client that vetoes `-H` (ours, for tests and drills).
     #[arg(long, group = "action")]
@@ -105,6 +109,8 @@ pub enum Action {
     Shutdown {
         /// `--force`.
         force: bool,
+        /// `--all`: every node.
+        all: bool,
     },
     /// `--veto-shutdown`.
     VetoShutdown,
@@ -131,7 +137,10 @@ impl Action {
         } else if let Some(text) = &args.address {
             Self::Addresses(nodeid(text)?)
         } else if args.shutdown {
-            Self::Shutdown { force: args.force }
+            Self::Shutdown {
+                force: args.force,
+                all: args.all,
+            }
         } else if args.veto_shutdown {
             Self::VetoShutdown
         } else {
@@ -221,7 +230,7 @@ pub fn run(args: CfgtoolArgs) -> anyhow::Result<ExitCode> {
         Action::ReopenLogs => reopen_logs(&options),
         Action::Kill(nodeid) => kill(&options, nodeid),
         Action::Addresses(nodeid) => addresses(&options, nodeid, args.json),
-        Action::Shutdown { force } => shutdown(&options, force),
+        Action::Shutdown { force, all } => shutdown(&options, force, all),
         Action::VetoShutdown => veto_shutdown(&options),
     };
     Ok(ExitCode::from(code))
@@ -741,8 +750,9 @@ fn kill(options: &Options, nodeid: NodeId) -> u8 {
 }
 
 /// `-H`: asks the tracking clients unless `--force` (REGARDLESS: asked, but not obeyed),
-/// retrying while the daemon says "try again".
-fn shutdown(options: &Options, force: bool) -> u8 {
+/// retrying while the daemon says "try again". With `--all`, every node does so with its
+/// own clients; the outcome printed is this node's.
+fn shutdown(options: &Options, force: bool, all: bool) -> u8 {
     let mut cfg = match cfg_connect(options) {
         Ok(cfg) => cfg,
         Err(code) => return code,
@@ -752,10 +762,19 @@ fn shutdown(options: &Options, force: bool) -> u8 {
     } else {
         ShutdownFlags::Request
     };
-    write_out(b"Shutting down corosync\n");
+    write_out(if all {
+        b"Shutting down corosync on every node\n"
+    } else {
+        b"Shutting down corosync\n"
+    });
     let mut tries = 0;
     let result = loop {
-        match cfg.try_shutdown(flags) {
+        let result = if all {
+            cfg.shutdown_cluster(flags)
+        } else {
+            cfg.try_shutdown(flags)
+        };
+        match result {
             Err(Error::TryAgain) if tries + 1 < SHUTDOWN_TRIES => {
                 tries += 1;
                 std::thread::sleep(Duration::from_secs(1));

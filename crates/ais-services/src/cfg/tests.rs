@@ -19,6 +19,8 @@ struct Node {
     replies: Vec<(u64, CfgResponse)>,
     events: Vec<(u64, CfgEvent)>,
     controls: Vec<Control>,
+    /// Every multicast, for delivering to another node.
+    sent: Vec<(bytes::Bytes, ais_wire::Order)>,
 }
 
 impl Node {
@@ -38,7 +40,22 @@ impl Node {
             replies: Vec::new(),
             events: Vec::new(),
             controls: Vec::new(),
+            sent: Vec::new(),
         }
+    }
+
+    /// Delivers another node's multicast here.
+    fn deliver_from(&mut self, origin: u32, (payload, order): (bytes::Bytes, ais_wire::Order)) {
+        self.seq += 1;
+        self.services.handle_delivery(&Delivery {
+            origin: NodeId(origin),
+            ring_id: RingId::new(NodeId(1), 4),
+            seq: self.seq,
+            index: 0,
+            order,
+            payload,
+        });
+        self.run(origin);
     }
 
     /// Carries out effects, delivering multicasts back as node `me`'s.
@@ -46,6 +63,7 @@ impl Node {
         while let Some(effect) = self.services.poll_effect() {
             match effect {
                 Effect::Multicast { payload, order } => {
+                    self.sent.push((payload.clone(), order));
                     self.seq += 1;
                     self.services.handle_delivery(&Delivery {
                         origin: NodeId(me),
@@ -214,6 +232,63 @@ fn reload_goes_through_the_ring_and_kill_reaches_only_its_target() {
         n.replies.last(),
         Some(&(1, bare(cfg_response_id::KILLNODE, CsStatus::ERR_NOT_EXIST)))
     );
+}
+
+#[test]
+fn a_cluster_wide_shutdown_lets_each_node_ask_its_own_clients() {
+    let mut one = Node::new(1);
+    let mut two = Node::new(2);
+    one.services.handle_connect(ConnId(1), 0, 101);
+    two.services.handle_connect(ConnId(7), 0, 107);
+    two.services.handle_connect(ConnId(8), 0, 108);
+    two.ask(7, CfgRequest::TrackStart { flags: 0 });
+    two.replies.clear();
+    one.ask(
+        1,
+        CfgRequest::ShutdownCluster {
+            flags: cfg_shutdown_flags::REQUEST,
+        },
+    );
+    // Node 1 has no tracking client: it goes, and tells its requester so.
+    assert_eq!(
+        one.replies,
+        vec![(1, bare(cfg_response_id::SHUTDOWN_CLUSTER, CsStatus::OK))]
+    );
+    assert!(matches!(one.controls.as_slice(), [Control::Exit { .. }]));
+    let message = one.sent.pop().expect("multicast");
+    assert_eq!(message.1, ais_wire::Order::Safe);
+    // Node 2 asks its tracking client, which refuses: node 2 stays.
+    two.deliver_from(1, message);
+    assert_eq!(
+        two.events,
+        vec![(
+            7,
+            CfgEvent::TestShutdown {
+                flags: cfg_shutdown_flags::REQUEST
+            }
+        )]
+    );
+    two.ask(
+        7,
+        CfgRequest::ReplyToShutdown {
+            response: cfg_shutdown_reply::NO,
+        },
+    );
+    assert!(two.controls.is_empty(), "vetoed on node 2");
+    assert_eq!(
+        two.replies,
+        vec![(7, bare(cfg_response_id::REPLYTOSHUTDOWN, CsStatus::OK))],
+        "the requester is on node 1: nobody here hears the outcome"
+    );
+    // A forced one goes through on node 2 as well.
+    one.ask(
+        1,
+        CfgRequest::ShutdownCluster {
+            flags: cfg_shutdown_flags::IMMEDIATE,
+        },
+    );
+    two.deliver_from(1, one.sent.pop().expect("multicast"));
+    assert!(matches!(two.controls.as_slice(), [Control::Exit { .. }]));
 }
 
 #[test]

@@ -257,10 +257,30 @@ fn flags_parse_like_corosync() {
         parse(&["c", "-k", "0"]),
         Err("The nodeid was not valid, try a positive number".into())
     );
-    assert_eq!(parse(&["c", "-H"]), Ok(Action::Shutdown { force: false }));
+    assert_eq!(
+        parse(&["c", "-H"]),
+        Ok(Action::Shutdown {
+            force: false,
+            all: false
+        })
+    );
     assert_eq!(
         parse(&["c", "-H", "--force"]),
-        Ok(Action::Shutdown { force: true })
+        Ok(Action::Shutdown {
+            force: true,
+            all: false
+        })
+    );
+    assert_eq!(
+        parse(&["c", "-H", "--all"]),
+        Ok(Action::Shutdown {
+            force: false,
+            all: true
+        })
+    );
+    assert!(
+        CfgtoolArgs::try_parse_from(["c", "--all"]).is_err(),
+        "--all needs -H"
     );
     assert_eq!(parse(&["c", "-R"]), Ok(Action::Reload));
     assert_eq!(parse(&["c", "--veto-shutdown"]), Ok(Action::VetoShutdown));

@@ -50,6 +50,9 @@ pub mod cfg_request_id {
     pub const TRACKSTART: i32 = 10;
     /// Stop receiving them.
     pub const TRACKSTOP: i32 = 11;
+    /// Ours, not corosync's: ask every node to shut down, each asking its own tracking
+    /// clients (`req_lib_cfg_tryshutdown`'s layout). Far above corosync's ids.
+    pub const SHUTDOWN_CLUSTER: i32 = 0x4149_0001;
 }
 
 /// Response ids (`MESSAGE_RES_CFG_*`).
@@ -78,6 +81,8 @@ pub mod cfg_response_id {
     pub const REOPEN_LOG_FILES: i32 = 15;
     /// NODESTATUSGET's response.
     pub const NODESTATUSGET: i32 = 16;
+    /// Ours: SHUTDOWN_CLUSTER's response, with this node's own outcome.
+    pub const SHUTDOWN_CLUSTER: i32 = 0x4149_0001;
 }
 
 /// Event ids (`MESSAGE_RES_CFG_*` sent on the event channel).
@@ -119,6 +124,7 @@ pub fn cfg_response_id_for(id: i32) -> Option<i32> {
         9 => 16, // NODESTATUSGET
         10 => 2, // TRACKSTART
         11 => 3, // TRACKSTOP
+        cfg_request_id::SHUTDOWN_CLUSTER => cfg_response_id::SHUTDOWN_CLUSTER,
         _ => return None,
     })
 }
@@ -195,6 +201,11 @@ pub enum CfgRequest {
         /// How insistent.
         flags: u32,
     },
+    /// Ours (24): `flags` u32 @16, as TRYSHUTDOWN, for every node of the cluster.
+    ShutdownCluster {
+        /// How insistent, on every node.
+        flags: u32,
+    },
     /// `req_lib_cfg_replytoshutdown` (24): `response` u32 @16 ([`cfg_shutdown_reply`]).
     ReplyToShutdown {
         /// The answer.
@@ -260,6 +271,12 @@ impl CfgRequest {
                     flags: v.u32(REQ_BODY)?,
                 }
             }
+            id::SHUTDOWN_CLUSTER => {
+                v.exact(REQ_ARG_LEN)?;
+                Self::ShutdownCluster {
+                    flags: v.u32(REQ_BODY)?,
+                }
+            }
             id::REPLYTOSHUTDOWN => {
                 v.exact(REQ_ARG_LEN)?;
                 Self::ReplyToShutdown {
@@ -301,6 +318,7 @@ impl CfgRequest {
             Self::RingReenable => id::RINGREENABLE,
             Self::KillNode { .. } => id::KILLNODE,
             Self::TryShutdown { .. } => id::TRYSHUTDOWN,
+            Self::ShutdownCluster { .. } => id::SHUTDOWN_CLUSTER,
             Self::ReplyToShutdown { .. } => id::REPLYTOSHUTDOWN,
             Self::GetNodeAddrs { .. } => id::GET_NODE_ADDRS,
             Self::LocalGet => id::LOCAL_GET,
@@ -323,6 +341,7 @@ impl CfgRequest {
         match self {
             Self::KillNode { .. } => KILLNODE_LEN,
             Self::TryShutdown { .. }
+            | Self::ShutdownCluster { .. }
             | Self::ReplyToShutdown { .. }
             | Self::GetNodeAddrs { .. }
             | Self::TrackStart { .. } => REQ_ARG_LEN,
@@ -346,7 +365,9 @@ impl CfgRequest {
                 f.u32(REQ_BODY, nodeid.0);
                 reason.encode(&mut f, KILLNODE_REASON);
             }
-            Self::TryShutdown { flags: arg } | Self::ReplyToShutdown { response: arg } => {
+            Self::TryShutdown { flags: arg }
+            | Self::ShutdownCluster { flags: arg }
+            | Self::ReplyToShutdown { response: arg } => {
                 f.u32(REQ_BODY, *arg);
             }
             Self::GetNodeAddrs { nodeid } => f.u32(REQ_BODY, nodeid.0),
@@ -597,7 +618,7 @@ impl CfgResponse {
         let v = View::open(buf, "cfg response", ResponseHeader::LEN)?;
         let error = CsStatus(v.i32(16)?);
         let response_id = v.id()?;
-        if !matches!(response_id, 0..=3 | 8 | 9 | 11..=16) {
+        if !matches!(response_id, 0..=3 | 8 | 9 | 11..=16 | id::SHUTDOWN_CLUSTER) {
             return Err(IpcDecodeError::UnknownId {
                 what: "cfg response",
                 id: response_id,

@@ -55,6 +55,12 @@ fn request_layouts() {
             with_u32(id::TRYSHUTDOWN, 2),
         ),
         (
+            CfgRequest::ShutdownCluster {
+                flags: cfg_shutdown_flags::REQUEST,
+            },
+            with_u32(id::SHUTDOWN_CLUSTER, 0),
+        ),
+        (
             CfgRequest::ReplyToShutdown {
                 response: cfg_shutdown_reply::YES,
             },
@@ -361,6 +367,7 @@ pub(in crate::ipc) fn cfg_request() -> impl Strategy<Value = CfgRequest> {
             reason
         }),
         any::<u32>().prop_map(|flags| CfgRequest::TryShutdown { flags }),
+        any::<u32>().prop_map(|flags| CfgRequest::ShutdownCluster { flags }),
         any::<u32>().prop_map(|response| CfgRequest::ReplyToShutdown { response }),
         any::<u32>().prop_map(|n| CfgRequest::GetNodeAddrs { nodeid: NodeId(n) }),
         Just(CfgRequest::LocalGet),
@@ -372,7 +379,9 @@ pub(in crate::ipc) fn cfg_request() -> impl Strategy<Value = CfgRequest> {
         }),
         any::<u8>().prop_map(|flags| CfgRequest::TrackStart { flags }),
         Just(CfgRequest::TrackStop),
-        (12..i32::MAX).prop_map(|id| CfgRequest::Other { id }),
+        (12..i32::MAX)
+            .prop_filter("ours", |id| *id != cfg_request_id::SHUTDOWN_CLUSTER)
+            .prop_map(|id| CfgRequest::Other { id }),
     ]
 }
 
