@@ -70,6 +70,8 @@ pub(crate) struct Daemon {
     pub(crate) members: crate::cmap_keys::MemberRecord,
     /// When the statistics map is next refreshed.
     pub(crate) stats_due: Instant,
+    /// A client connected or left since the statistics were last refreshed.
+    pub(crate) clients_changed: bool,
     /// A service asked the daemon to exit, and why.
     pub(crate) exit_request: Option<String>,
     /// The quorum status last put in cmap.
@@ -78,6 +80,9 @@ pub(crate) struct Daemon {
 
 /// How often the statistics map is refreshed, and the services' clock ticks.
 const STATS_PERIOD: Duration = Duration::from_secs(1);
+/// A cmap request finds statistics at most this old: corosync computes them on each read,
+/// so `corosync-cmapctl -m stats` expects fresh values (and its own connection listed).
+const STATS_FRESH: Duration = Duration::from_millis(100);
 const TICK_PERIOD: Duration = Duration::from_millis(100);
 
 /// Why the loop ended.
@@ -383,6 +388,7 @@ impl Daemon {
         use crate::cmap_keys::{
             conn_stats, ipc_stats, link_stats, publish_stats, totem_stats, transport_stats,
         };
+        self.clients_changed = false;
         let me = self.totem.node_id().0;
         let own: Vec<u8> = self.transport.links().iter().map(|l| l.number).collect();
         let srp = totem_stats(
@@ -476,8 +482,16 @@ impl Daemon {
                     );
                     self.services
                         .handle_connect(ConnId(conn.0), service, creds.pid);
+                    self.clients_changed = true;
                 }
-                ServerEvent::Request { conn, msg, .. } => {
+                ServerEvent::Request { conn, service, msg } => {
+                    if crate::clients::SERVICE_NAMES.get(service) == Some(&"cmap")
+                        && (self.clients_changed
+                            || now + (STATS_PERIOD - STATS_FRESH) >= self.stats_due)
+                    {
+                        self.stats_due = now + STATS_PERIOD;
+                        self.publish_stats();
+                    }
                     // Flow control stops libcpg senders at half of Totem's queue; requests
                     // already written by then still fit up to twice the queue (the excess
                     // waits in `pending`), so a client that obeys flow control never loses
@@ -490,6 +504,7 @@ impl Daemon {
                 ServerEvent::Disconnected { conn, .. } => {
                     tracing::debug!("IPC client disconnected: {conn}");
                     self.services.handle_disconnect(ConnId(conn.0));
+                    self.clients_changed = true;
                 }
             }
             self.drain(now, loopback)?;

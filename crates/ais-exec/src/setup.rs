@@ -283,6 +283,7 @@ pub(crate) fn build(loaded: &Loaded, clock: Clock, now: Instant) -> anyhow::Resu
         totem_config: totem_config_copy,
         members: crate::cmap_keys::MemberRecord::default(),
         stats_due: now,
+        clients_changed: false,
         exit_request: None,
         quorum_published: None,
         pending: std::collections::VecDeque::new(),

@@ -177,6 +177,13 @@ fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
     ] {
         assert!(conns.contains(key), "{key} missing:\n{conns}");
     }
+    // Statistics are refreshed when cmap is read, as corosync computes them on each read:
+    // the listing includes the listing tool's own connection (its name cut to 15 bytes).
+    let (own, _) = lab.run(1, CMAPCTL, &["-m", "stats", "stats.ipcs.service0."]);
+    assert!(
+        own.contains(".procname (str) = corosync-cmapct"),
+        "the reading tool's own connection is listed:\n{own}"
+    );
     let (got, _) = lab.run(1, CMAPCTL, &["-g", "totem.cluster_name"]);
     assert_eq!(got.trim(), "totem.cluster_name (str) = test");
     let (got, _) = lab.run(1, &ours("ais-cmapctl"), &["-g", "totem.cluster_name"]);
@@ -454,7 +461,10 @@ fn a_cluster_wide_shutdown_stops_every_node_whose_clients_agree() {
     assert_eq!(code, 0, "node 1 had no objection: {out}");
     assert!(out.contains("on every node"), "{out}");
     for h in [1, 2] {
-        c.wait_line(h, "cfg shutdown requested: leaving the ring and shutting down");
+        c.wait_line(
+            h,
+            "cfg shutdown requested: leaving the ring and shutting down",
+        );
     }
     c.wait_line(3, "cluster-wide shutdown requested");
     c.wait_line(3, "shutdown refused: a client said no");
