@@ -324,9 +324,14 @@ impl Daemon {
                 }
             }
             Control::ReopenLogs => {
-                tracing::info!(
-                    "log files reopened (aisexec writes its log with O_APPEND; nothing to do)"
-                );
+                // After logrotate renamed the file: the same settings, opened anew.
+                match crate::logging::prepare(&crate::setup::log_settings(&self.config)) {
+                    Ok(log) => {
+                        log.apply();
+                        tracing::info!("log files reopened");
+                    }
+                    Err(e) => tracing::error!("log files not reopened: {e:#}"),
+                }
             }
             Control::Exit { reason } => {
                 if self.exit_request.is_none() {

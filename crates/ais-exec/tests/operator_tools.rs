@@ -390,6 +390,20 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // logrotate renames the file, then `-L` (as corosync's logrotate script does): a new
+    // file is opened under the configured name.
+    let rotated = logfile.with_extension("log.1");
+    std::fs::rename(&logfile, &rotated).expect("rotate");
+    let (out, code) = lab.run(4, &ours("ais-cfgtool"), &["-L"]);
+    assert_eq!(code, 0, "{out}");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&logfile)
+        .unwrap_or_default()
+        .contains("log files reopened")
+    {
+        assert!(start.elapsed() < PATIENCE, "no new logfile after -L");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     std::fs::write(&path, text).expect("write");
     let (_, code) = lab.run(4, &ours("ais-cfgtool"), &["-R"]);
     assert_eq!(code, 0);
