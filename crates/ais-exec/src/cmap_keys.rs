@@ -283,7 +283,8 @@ pub(crate) fn totem_stats(
         ("memb_commit_token_rx", u(t.memb_commit_token_rx)),
         ("token_hold_cancel_tx", u(t.token_hold_cancel_tx)),
         ("token_hold_cancel_rx", u(t.token_hold_cancel_rx)),
-        ("operational_entered", u(t.operational_entered)),
+        // Every regular configuration but the singleton a node boots into.
+        ("operational_entered", u(t.configurations.saturating_sub(1))),
         ("operational_token_lost", u(t.operational_token_lost)),
         ("gather_entered", u(t.gather_entered)),
         // The token timer does not run in gather: consensus_timeouts counts those waits.

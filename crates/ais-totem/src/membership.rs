@@ -295,21 +295,18 @@ impl Totem {
     }
 
     pub(crate) fn on_token_loss(&mut self, now: Instant) {
-        match self.state {
-            State::Operational | State::Commit(_) | State::Recovery(_) => {
-                match self.state {
-                    State::Operational => self.stats.operational_token_lost += 1,
-                    State::Commit(_) => self.stats.commit_token_lost += 1,
-                    _ => self.stats.recovery_token_lost += 1,
-                }
-                tracing::info!(
-                    node = %self.me, state = self.state_name(),
-                    "A processor failed, forming new configuration: token timed out"
-                );
-                self.gather_enter(now);
-            }
-            _ => {}
-        }
+        let lost = match self.state {
+            State::Operational => &mut self.stats.operational_token_lost,
+            State::Commit(_) => &mut self.stats.commit_token_lost,
+            State::Recovery(_) => &mut self.stats.recovery_token_lost,
+            State::Gather(_) | State::Left => return,
+        };
+        *lost += 1;
+        tracing::info!(
+            node = %self.me, state = self.state_name(),
+            "A processor failed, forming new configuration: token timed out"
+        );
+        self.gather_enter(now);
     }
 
     /// Failure to receive (corosync): the token's aru stayed at mine for `fail_recv_const`
@@ -532,8 +529,6 @@ impl Totem {
     /// ring can still deliver, the transitional configuration, the rest of the old ring's
     /// messages, then the regular configuration.
     fn operational_enter(&mut self, _now: Instant) {
-        self.stats.operational_entered += 1;
-        self.stats.continuous_gather = 0;
         let State::Recovery(r) = mem::replace(&mut self.state, State::Operational) else {
             unreachable!("operational_enter outside recovery");
         };
@@ -590,7 +585,7 @@ impl Totem {
             joined,
             left,
         }));
-        self.stats.configurations += 1;
+        self.stats.ring_installed();
         self.proc_set = r.new_members.iter().copied().collect();
         self.members = r.new_members;
         self.clear_fail();
@@ -627,8 +622,7 @@ impl Totem {
         self.proc_set = members.iter().copied().collect();
         self.members = members;
         self.clear_fail();
-        self.stats.operational_entered += 1;
-        self.stats.continuous_gather = 0;
+        self.stats.ring_installed();
         self.state = State::Operational;
         self.tok = TokenState::default();
         self.timers.stop(Timer::Join);

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use ais_types::{Instant, MESSAGE_SIZE_MAX, NodeId, RingId};
-use ais_wire::{CommitToken, Mcast, Order, Packet, Token};
+use ais_wire::{CommitToken, Mcast, Order, Packet, PacketKind, Token};
 use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
@@ -142,8 +142,9 @@ pub(crate) struct TokenState {
     pub(crate) held: Option<Token>,
     /// `seq` of the last token I forwarded.
     pub(crate) forwarded_seq: Option<u64>,
-    /// The last token or commit token sent, for retransmission.
-    pub(crate) last_sent: Option<(NodeId, Bytes)>,
+    /// The last token or commit token sent (which of the two, for the counters), for
+    /// retransmission.
+    pub(crate) last_sent: Option<(NodeId, PacketKind, Bytes)>,
     /// Visits on which each missing seq was found missing.
     pub(crate) missing: BTreeMap<u64, u32>,
     pub(crate) hold_cancel_sent: bool,
@@ -181,8 +182,6 @@ pub struct TotemStats {
     pub commit_entered: u64,
     /// Entries into recovery.
     pub recovery_entered: u64,
-    /// Entries into operational (a new ring installed).
-    pub operational_entered: u64,
     /// Token timeouts in commit.
     pub commit_token_lost: u64,
     /// Token timeouts in recovery.
@@ -242,27 +241,34 @@ impl TotemStats {
         self.last_token_received = Some(now);
     }
 
-    pub(crate) fn count_tx(&mut self, packet: &Packet) {
-        match packet {
-            Packet::Token(_) => self.orf_token_tx += 1,
-            Packet::Commit(_) => self.memb_commit_token_tx += 1,
-            Packet::Join(_) => self.memb_join_tx += 1,
-            Packet::MergeDetect { .. } => self.memb_merge_detect_tx += 1,
-            Packet::TokenHoldCancel { .. } => self.token_hold_cancel_tx += 1,
-            // Frames are counted where they are made (`frames_sent`, `retransmits_sent`).
-            Packet::Mcast(_) => {}
+    /// A packet of `kind` sent. Frames are counted where they are made (`frames_sent`,
+    /// `retransmits_sent`).
+    pub(crate) fn count_tx(&mut self, kind: PacketKind) {
+        match kind {
+            PacketKind::Token => self.orf_token_tx += 1,
+            PacketKind::Commit => self.memb_commit_token_tx += 1,
+            PacketKind::Join => self.memb_join_tx += 1,
+            PacketKind::MergeDetect => self.memb_merge_detect_tx += 1,
+            PacketKind::TokenHoldCancel => self.token_hold_cancel_tx += 1,
+            PacketKind::Mcast => {}
         }
     }
 
-    fn count_rx(&mut self, packet: &Packet) {
-        match packet {
-            Packet::Token(_) => self.orf_token_rx += 1,
-            Packet::Commit(_) => self.memb_commit_token_rx += 1,
-            Packet::Join(_) => self.memb_join_rx += 1,
-            Packet::MergeDetect { .. } => self.memb_merge_detect_rx += 1,
-            Packet::TokenHoldCancel { .. } => self.token_hold_cancel_rx += 1,
-            Packet::Mcast(_) => self.mcast_rx += 1,
+    fn count_rx(&mut self, kind: PacketKind) {
+        match kind {
+            PacketKind::Token => self.orf_token_rx += 1,
+            PacketKind::Commit => self.memb_commit_token_rx += 1,
+            PacketKind::Join => self.memb_join_rx += 1,
+            PacketKind::MergeDetect => self.memb_merge_detect_rx += 1,
+            PacketKind::TokenHoldCancel => self.token_hold_cancel_rx += 1,
+            PacketKind::Mcast => self.mcast_rx += 1,
         }
+    }
+
+    /// A ring was installed: the gathering that led to it is over.
+    pub(crate) fn ring_installed(&mut self) {
+        self.configurations += 1;
+        self.continuous_gather = 0;
     }
 }
 
@@ -336,7 +342,7 @@ impl Totem {
             return;
         }
         self.last_heard.insert(from, now);
-        self.stats.count_rx(&packet);
+        self.stats.count_rx(packet.kind());
         match packet {
             Packet::Token(t) => self.on_token(now, from, t),
             Packet::Mcast(m) => self.on_mcast(now, from, m),
@@ -488,7 +494,7 @@ impl Totem {
     }
 
     pub(crate) fn transmit(&mut self, to: Dest, packet: &Packet) {
-        self.stats.count_tx(packet);
+        self.stats.count_tx(packet.kind());
         let packet = packet.encode(self.me);
         self.push(Output::Transmit { to, packet });
     }

@@ -274,24 +274,20 @@ impl Totem {
 
     /// Sends a token or commit token, keeping a copy to retransmit.
     pub(crate) fn send_token_like(&mut self, now: Instant, to: NodeId, packet: &Packet) {
-        self.stats.count_tx(packet);
+        self.stats.count_tx(packet.kind());
         let bytes = packet.encode(self.me);
         self.push(Output::Transmit {
             to: Dest::Node(to),
             packet: bytes.clone(),
         });
-        self.tok.last_sent = Some((to, bytes));
+        self.tok.last_sent = Some((to, packet.kind(), bytes));
         self.timers
             .set(Timer::TokenRetransmit, now + self.config.token_retransmit);
     }
 
     pub(crate) fn retransmit_token(&mut self, now: Instant) {
-        if let Some((to, bytes)) = self.tok.last_sent.clone() {
-            if matches!(self.state, State::Commit(_) | State::Gather(_)) {
-                self.stats.memb_commit_token_tx += 1;
-            } else {
-                self.stats.orf_token_tx += 1;
-            }
+        if let Some((to, kind, bytes)) = self.tok.last_sent.clone() {
+            self.stats.count_tx(kind);
             self.push(Output::Transmit {
                 to: Dest::Node(to),
                 packet: bytes,
