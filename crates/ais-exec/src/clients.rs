@@ -11,6 +11,9 @@ use ais_wire::ipc::{Errno, IPC_MSG_SIZE_MAX};
 /// The services clients reach, by IPC name, in the order the services host runs them.
 pub(crate) const SERVICE_NAMES: [&str; 5] = ais_services::Services::STANDARD_NAMES;
 
+/// The endpoint number of `cmap` in [`SERVICE_NAMES`].
+pub(crate) const CMAP_ENDPOINT: usize = 2;
+
 /// Where corosync keeps extra `uidgid {}` files; ours, read at every connection so that a
 /// file dropped in takes effect at once, as corosync does.
 pub(crate) const UIDGID_DIR: &str = "/etc/ais/uidgid.d";
@@ -163,6 +166,11 @@ fn lookup(table: &str, name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cmap_endpoint_is_cmap() {
+        assert_eq!(SERVICE_NAMES[CMAP_ENDPOINT], "cmap");
+    }
 
     fn creds(uid: u32, gid: u32) -> Credentials {
         Credentials { pid: 1, uid, gid }

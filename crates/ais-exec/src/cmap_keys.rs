@@ -363,12 +363,10 @@ pub(crate) fn link_stats(me: u32, links: &[LinkStatus], own_links: &[u8]) -> Vec
     out
 }
 
-/// `stats.ipcs.*` and `stats.services.*`.
 /// `stats.ipcs.service<S>.<pid>.<conn>.*`: each client connection, named as corosync 3.1
 /// names it (service number, client pid, connection) with the counters corosync has and we
-/// keep. `procname` gives a pid's process name. corosync's `overload`, `sent` and
-/// `recv_retries` are not kept and not published.
-pub(crate) fn conn_stats(conns: &[ConnStats], procname: impl Fn(u32) -> String) -> Vec<Stat> {
+/// keep. corosync's `overload`, `sent` and `recv_retries` are not kept and not published.
+pub(crate) fn conn_stats(conns: &[ConnStats]) -> Vec<Stat> {
     let mut out = Vec::new();
     for c in conns {
         let Some(&(_, id)) = crate::clients::SERVICE_NAMES
@@ -379,7 +377,7 @@ pub(crate) fn conn_stats(conns: &[ConnStats], procname: impl Fn(u32) -> String) 
         };
         let base = format!("stats.ipcs.service{}.{}.{:#x}", id.0, c.pid, c.conn.0);
         let mut push = |k: &str, v: CmapValue| out.push((format!("{base}.{k}"), v));
-        push("procname", CmapValue::Str(procname(c.pid).into_bytes()));
+        push("procname", CmapValue::Str(c.procname.clone().into_bytes()));
         push("queueing", CmapValue::I32(i32::from(c.queued > 0)));
         push("queued", CmapValue::U32(c.queued));
         // A connection that sends an invalid request is dropped: a live one has none.
@@ -394,6 +392,7 @@ pub(crate) fn conn_stats(conns: &[ConnStats], procname: impl Fn(u32) -> String) 
     out
 }
 
+/// `stats.ipcs.*` and `stats.services.*`.
 pub(crate) fn ipc_stats(ipc: &IpcStats, active: usize, services: &ServicesStats) -> Vec<Stat> {
     let u = CmapValue::U64;
     vec![
@@ -435,24 +434,20 @@ mod tests {
 
     #[test]
     fn connections_are_named_by_service_number_pid_and_connection() {
-        let cmap = crate::clients::SERVICE_NAMES
-            .iter()
-            .position(|n| *n == "cmap")
-            .unwrap();
         let conn = ConnStats {
             conn: ais_ipc::ConnId(0x2a),
-            service: cmap,
+            service: crate::clients::CMAP_ENDPOINT,
             pid: 4242,
+            procname: "proc4242".to_owned(),
             requests: 7,
             responses: 7,
             dispatched: 3,
             send_retries: 1,
             queued: 2,
-            queued_bytes: 96,
             flow_control: 0,
             flow_control_count: 0,
         };
-        let stats = conn_stats(&[conn], |pid| format!("proc{pid}"));
+        let stats = conn_stats(&[conn]);
         let get = |k: &str| {
             stats
                 .iter()

@@ -404,7 +404,7 @@ impl Daemon {
         );
         let transport = transport_stats(self.transport.stats());
         let links = link_stats(me, &self.transport.link_status(), &own);
-        let conns = conn_stats(&self.ipc.connection_stats(), process_name);
+        let conns = conn_stats(&self.ipc.connection_stats());
         let ipc = ipc_stats(
             self.ipc.stats(),
             self.ipc.connection_count(),
@@ -490,7 +490,7 @@ impl Daemon {
                     self.clients_changed = true;
                 }
                 ServerEvent::Request { conn, service, msg } => {
-                    if crate::clients::SERVICE_NAMES.get(service) == Some(&"cmap")
+                    if service == crate::clients::CMAP_ENDPOINT
                         && (self.clients_changed
                             || now + (STATS_PERIOD - STATS_FRESH) >= self.stats_due)
                     {
@@ -682,14 +682,6 @@ fn release_freed_memory() {
         libc::malloc_trim(0);
     }
     tracing::debug!("freed heap memory returned to the system after a burst");
-}
-
-/// A process's name as `/proc/<pid>/comm` gives it (corosync reads the same name from
-/// `/proc/<pid>/stat`); empty if the process is gone or hidden.
-fn process_name(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|s| s.trim_end().to_owned())
-        .unwrap_or_default()
 }
 
 /// The IPC server's name for a client.

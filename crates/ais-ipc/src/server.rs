@@ -169,6 +169,9 @@ pub struct ConnStats {
     pub service: usize,
     /// The client's process id.
     pub pid: u32,
+    /// Its process name when it connected (`/proc/<pid>/comm`, as corosync reads it from
+    /// `/proc/<pid>/stat`); empty if it could not be read.
+    pub procname: String,
     /// Requests read.
     pub requests: u64,
     /// Responses put into the channel.
@@ -179,8 +182,6 @@ pub struct ConnStats {
     pub send_retries: u64,
     /// Events waiting in the daemon now.
     pub queued: u32,
-    /// Bytes of those events.
-    pub queued_bytes: usize,
     /// The request flow-control level now (0 none).
     pub flow_control: u32,
     /// Times the flow-control level changed.
@@ -453,12 +454,12 @@ impl IpcServer {
                 conn: c.id,
                 service: c.service,
                 pid: c.creds.pid,
+                procname: c.procname.clone(),
                 requests: c.counters.requests,
                 responses: c.counters.responses,
                 dispatched: c.counters.dispatched,
                 send_retries: c.counters.send_retries,
                 queued: u32::try_from(c.events.lens.len()).unwrap_or(u32::MAX),
-                queued_bytes: c.queued_event_bytes,
                 flow_control: u32::try_from(self.flow_control[c.service]).unwrap_or(0),
                 flow_control_count: c.counters.flow_control_count,
             })
@@ -537,6 +538,7 @@ impl IpcServer {
                 events: EventQueue::default(),
                 queued_event_bytes: 0,
                 counters: ConnCounters::default(),
+                procname: String::new(),
                 more_requests: false,
                 setup_more: true,
                 notify_pending: false,
@@ -639,6 +641,7 @@ impl IpcServer {
         }
         self.established += 1;
         self.out.stats.accepted += 1;
+        conn.procname = process_name(creds.pid);
         self.out.events.push_back(ServerEvent::Connected {
             conn: id,
             service,
@@ -870,6 +873,8 @@ struct Conn {
     events: EventQueue,
     queued_event_bytes: usize,
     counters: ConnCounters,
+    /// The client's process name, read once it is established.
+    procname: String,
     /// Requests may be waiting (readiness seen, not yet read to exhaustion).
     more_requests: bool,
     /// The setup socket may hold unread bytes.
@@ -1055,6 +1060,13 @@ impl EventQueue {
             }
         }
     }
+}
+
+/// A process's name as `/proc/<pid>/comm` gives it; empty if it is gone or hidden.
+fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim_end().to_owned())
+        .unwrap_or_default()
 }
 
 /// A request is one whole message whose header size is its length (§2.1).
