@@ -7,7 +7,8 @@
 //! Status comes from the node's key store: the daemon publishes each peer's link state as
 //! `stats.knet.node<N>.link<L>.*` and the MTU as `runtime.config.totem.netmtu`. Reload and
 //! kill go through the ring so that every node sees them in one order; a local shutdown
-//! stays local, a cluster-wide one goes through the ring as a safe message. Nothing here is replicated state, so cfg has no sync phase.
+//! stays local, a cluster-wide one goes through the ring as a safe message. Nothing here is
+//! replicated state, so cfg has no sync phase.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -302,13 +303,17 @@ impl Cfg {
         };
         let reply_id = cfg_response_id::SHUTDOWN_CLUSTER;
         tracing::info!(%origin, flags, "cluster-wide shutdown requested");
-        let status = if self.shutdown.is_some() {
-            Some(CsStatus::ERR_EXIST)
-        } else {
-            self.try_shutdown(fx, requester, reply_id, flags)
-        };
+        let status = self.try_shutdown(fx, requester, reply_id, flags);
         Self::reply_shutdown(fx, status, requester, reply_id);
     }
+}
+
+/// The requesting connection carried in a ring message at `at` (little-endian u64); the
+/// caller checked the length.
+fn conn_at(body: &[u8], at: usize) -> ConnId {
+    let mut conn = [0u8; 8];
+    conn.copy_from_slice(&body[at..at + 8]);
+    ConnId(u64::from_le_bytes(conn))
 }
 
 /// The answer corosync's library waits for after RELOAD_CONFIG, with the reload's result.
@@ -444,9 +449,7 @@ impl Service for Cfg {
     fn deliver(&mut self, fx: &mut Effects<'_>, origin: NodeId, body: Bytes) {
         match body.first() {
             Some(&MSG_RELOAD) if body.len() == 9 => {
-                let mut conn = [0u8; 8];
-                conn.copy_from_slice(&body[1..9]);
-                let reply = (origin == self.me).then(|| ConnId(u64::from_le_bytes(conn)));
+                let reply = (origin == self.me).then(|| conn_at(&body, 1));
                 tracing::info!(%origin, "configuration reload requested");
                 fx.control(Control::ReloadConfig { reply });
             }
@@ -461,9 +464,7 @@ impl Service for Cfg {
             }
             Some(&MSG_SHUTDOWN_ALL) if body.len() == 13 => {
                 let flags = u32::from_le_bytes([body[1], body[2], body[3], body[4]]);
-                let mut conn = [0u8; 8];
-                conn.copy_from_slice(&body[5..13]);
-                self.shutdown_all_delivered(fx, origin, flags, ConnId(u64::from_le_bytes(conn)));
+                self.shutdown_all_delivered(fx, origin, flags, conn_at(&body, 5));
             }
             _ => tracing::warn!(%origin, "undecodable cfg message dropped"),
         }

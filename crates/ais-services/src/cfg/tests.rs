@@ -239,6 +239,19 @@ fn a_cluster_wide_shutdown_lets_each_node_ask_its_own_clients() {
     let mut one = Node::new(1);
     let mut two = Node::new(2);
     one.services.handle_connect(ConnId(1), 0, 101);
+    one.ask(1, CfgRequest::ShutdownCluster { flags: 3 });
+    assert_eq!(
+        one.replies.pop(),
+        Some((
+            1,
+            bare(
+                cfg_response_id::SHUTDOWN_CLUSTER,
+                CsStatus::ERR_INVALID_PARAM
+            )
+        )),
+        "unknown flags are refused before anything is sent"
+    );
+    assert!(one.sent.is_empty());
     two.services.handle_connect(ConnId(7), 0, 107);
     two.services.handle_connect(ConnId(8), 0, 108);
     two.ask(7, CfgRequest::TrackStart { flags: 0 });

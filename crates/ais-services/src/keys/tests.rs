@@ -46,34 +46,25 @@ fn read_only_keys_are_refused_but_the_daemon_may_write_them() {
 #[test]
 fn read_only_entries_are_prefixes_with_a_dot_and_exact_names_without() {
     let mut keys = Keys::default();
-    let refused = [
-        "runtime.config.totem.token",
-        "runtime.totem.pg.mrp.srp.members",
-        "internal_configuration.service.0.name",
-        "totem.crypto_cipher",
-        "quorum.wait_for_all",
-        "nodelist.local_node_pos",
-    ];
-    for key in refused {
+    let read_only = Err(KeyError::ReadOnly);
+    for (key, expected) in [
+        ("runtime.config.totem.token", read_only),
+        ("runtime.totem.pg.mrp.srp.members", read_only),
+        ("internal_configuration.service.0.name", read_only),
+        ("totem.crypto_cipher", read_only),
+        ("quorum.wait_for_all", read_only),
+        ("nodelist.local_node_pos", read_only),
+        // As in corosync: other runtime keys (corosync-blackbox writes runtime.blackbox.*),
+        // keys that merely start like a read-only name, and the tunable settings.
+        ("runtime.blackbox.dump_flight_data", Ok(())),
+        ("totem.crypto_cipher_extra", Ok(())),
+        ("totem.token", Ok(())),
+        ("quorum.expected_votes", Ok(())),
+        ("nodelist.node.0.ring0_addr", Ok(())),
+    ] {
         assert_eq!(
             keys.default.client_set(key, CmapValue::U8(1)),
-            Err(KeyError::ReadOnly),
-            "{key}"
-        );
-    }
-    // As in corosync: other runtime keys (corosync-blackbox writes runtime.blackbox.*),
-    // keys that merely start like a read-only name, and the tunable settings.
-    let allowed = [
-        "runtime.blackbox.dump_flight_data",
-        "totem.crypto_cipher_extra",
-        "totem.token",
-        "quorum.expected_votes",
-        "nodelist.node.0.ring0_addr",
-    ];
-    for key in allowed {
-        assert_eq!(
-            keys.default.client_set(key, CmapValue::U8(1)),
-            Ok(()),
+            expected,
             "{key}"
         );
     }
