@@ -89,19 +89,51 @@ fn cmap_listing(out: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
-#[test]
-fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
-    if !debian_tools() {
-        return;
-    }
-    let Some(lab) = Lab::new("ot", 3, 1) else {
-        return;
-    };
+/// Three namespace hosts, each running aisexec, in one ring; `None` (skipped) where
+/// namespaces are not permitted.
+fn three_hosts(tag: &str) -> Option<(Lab, Cluster)> {
+    let lab = Lab::new(tag, 3, 1)?;
     let mut c = Cluster::new(&layout(3));
     for h in 1..=3 {
         lab.start(&mut c, h);
     }
     c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    Some((lab, c))
+}
+
+/// `ais-cfgtool --veto-shutdown` on a host, refusing every shutdown until dropped.
+struct Veto(std::process::Child);
+
+impl Veto {
+    fn start(lab: &Lab, h: u32) -> Self {
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", &lab.host(h)])
+            .arg(ours("ais-cfgtool"))
+            .args(["--veto-shutdown"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the vetoing client");
+        // Time to connect and start tracking.
+        std::thread::sleep(Duration::from_millis(500));
+        Self(child)
+    }
+}
+
+impl Drop for Veto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
+    if !debian_tools() {
+        return;
+    }
+    let Some((lab, c)) = three_hosts("ot") else {
+        return;
+    };
 
     // cmap: the configuration, runtime and statistics keys, typed as corosync types them.
     let theirs = run_until(&lab, 1, CMAPCTL, &[], |o| {
@@ -422,30 +454,17 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
 /// answering no) refuses it, `--force` goes anyway; `-k` kills another node.
 #[test]
 fn shutdown_honours_a_veto_unless_forced_and_kill_stops_a_node() {
-    let Some(lab) = Lab::new("sd", 3, 1) else {
+    let Some((lab, c)) = three_hosts("sd") else {
         return;
     };
-    let mut c = Cluster::new(&layout(3));
-    for h in 1..=3 {
-        lab.start(&mut c, h);
-    }
-    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
-    let mut veto = std::process::Command::new("ip")
-        .args(["netns", "exec", &lab.host(2)])
-        .arg(ours("ais-cfgtool"))
-        .args(["--veto-shutdown"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the vetoing client");
-    std::thread::sleep(Duration::from_millis(500));
+    let veto = Veto::start(&lab, 2);
     let (out, code) = lab.run(2, &ours("ais-cfgtool"), &["-H"]);
     assert_ne!(code, 0, "vetoed: {out}");
     assert_eq!(c.members(2).as_deref(), Some(&[1, 2, 3][..]));
     let (out, code) = lab.run(2, &ours("ais-cfgtool"), &["-H", "--force"]);
     assert_eq!(code, 0, "{out}");
     c.wait_members(&[1, 3], &[1, 3]);
-    let _ = veto.kill();
-    let _ = veto.wait();
+    drop(veto);
     let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-k", "3"]);
     assert_eq!(code, 0, "{out}");
     c.wait_members(&[1], &[1]);
@@ -455,22 +474,10 @@ fn shutdown_honours_a_veto_unless_forced_and_kill_stops_a_node() {
 /// clients agree leave, the one whose client refuses stays and runs on alone.
 #[test]
 fn a_cluster_wide_shutdown_stops_every_node_whose_clients_agree() {
-    let Some(lab) = Lab::new("sa", 3, 1) else {
+    let Some((lab, mut c)) = three_hosts("sa") else {
         return;
     };
-    let mut c = Cluster::new(&layout(3));
-    for h in 1..=3 {
-        lab.start(&mut c, h);
-    }
-    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
-    let mut veto = std::process::Command::new("ip")
-        .args(["netns", "exec", &lab.host(3)])
-        .arg(ours("ais-cfgtool"))
-        .args(["--veto-shutdown"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the vetoing client");
-    std::thread::sleep(Duration::from_millis(500));
+    let veto = Veto::start(&lab, 3);
     let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-H", "--all"]);
     assert_eq!(code, 0, "node 1 had no objection: {out}");
     assert!(out.contains("on every node"), "{out}");
@@ -483,7 +490,6 @@ fn a_cluster_wide_shutdown_stops_every_node_whose_clients_agree() {
     c.wait_line(3, "cluster-wide shutdown requested");
     c.wait_line(3, "shutdown refused: a client said no");
     c.wait_members(&[3], &[3]);
-    let _ = veto.kill();
-    let _ = veto.wait();
+    drop(veto);
     assert!(c.term(3), "node 3 still runs and stops on SIGTERM");
 }
