@@ -23,7 +23,7 @@ CPGPERF_SRC = os.path.join(ROOT, "..", "shared", "bench", "corosync-baseline", "
 SIZES = [64, 1024, 8192, 65536]
 
 
-from nslab import Lab  # scripts/nslab.py
+from nslab import Lab, start_engine, stop_all  # scripts/nslab.py
 
 
 def config(engine, n, d, key):
@@ -58,14 +58,7 @@ class Cluster:
             conf = os.path.join(d, "conf")
             with open(conf, "w") as f:
                 f.write(config(engine, n, d, key))
-            if engine.startswith("corosync"):
-                # corosync's pid file is /run/corosync.pid: a private /run per host.
-                cmd = ["ip", "netns", "exec", lab.host(n), "unshare", "--mount", "--propagation", "private",
-                       "sh", "-c", 'mount --bind "$1" /run && shift && exec "$@"', "sh",
-                       os.path.join(d, "run"), "corosync", "-f", "-c", conf]
-            else:
-                cmd = ["ip", "netns", "exec", lab.host(n), AISEXEC, "-f", "-c", conf]
-            self.procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.procs.append(start_engine(lab, n, engine, conf, os.path.join(d, "run"), AISEXEC))
         time.sleep(5 if engine == "corosync-knet" else 2)
 
     def engine_pid(self, n):
@@ -83,14 +76,7 @@ class Cluster:
         return root
 
     def close(self):
-        for p in self.procs:
-            p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs, timeout=10)
 
 
 def parse(line):

@@ -38,3 +38,29 @@ class Lab:
         for h in range(1, self.hosts + 1):
             subprocess.run(["ip", "netns", "del", self.host(h)])
         subprocess.run(["ip", "netns", "del", self.sw])
+
+
+def start_engine(lab, h, engine, conf, run_dir, aisexec):
+    """Starts a cluster engine on host h with configuration `conf`: Debian's corosync when
+    `engine` starts with "corosync" (with `run_dir` bind-mounted on a private /run, since its
+    pid file is /run/corosync.pid), else the `aisexec` binary. Output is discarded."""
+    if engine.startswith("corosync"):
+        cmd = ["ip", "netns", "exec", lab.host(h), "unshare", "--mount", "--propagation", "private",
+               "sh", "-c", 'mount --bind "$1" /run && shift && exec "$@"', "sh",
+               run_dir, "corosync", "-f", "-c", conf]
+    else:
+        cmd = ["ip", "netns", "exec", lab.host(h), aisexec, "-f", "-c", conf]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_all(procs, timeout=20):
+    """SIGTERM to every process still running, then SIGKILL to any not gone in `timeout` s."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

@@ -16,43 +16,47 @@ import argparse, difflib, os, subprocess, sys, tempfile, time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release")
 
-from nslab import Lab  # scripts/nslab.py
+from nslab import Lab, start_engine, stop_all  # scripts/nslab.py
 
-# (title, argv); "ais-*" programs come from target/release.
+def both(tool, *args, title=None):
+    """The command with corosync's tool, then with ours ("ais-*" come from target/release)."""
+    title = title or " ".join((tool, *args))
+    return [(title, [f"corosync-{tool}", *args]), (title, [f"ais-{tool}", *args])]
+
+
+def shell(title, script):
+    return [(title, ["sh", "-c", script])]
+
+
+# (title, argv) with every node up.
 UP = [
-    ("quorumtool -s", ["corosync-quorumtool", "-s"]),
-    ("quorumtool -s", ["ais-quorumtool", "-s"]),
-    ("quorumtool -l", ["corosync-quorumtool", "-l"]),
-    ("quorumtool -l", ["ais-quorumtool", "-l"]),
-    ("cfgtool -s", ["corosync-cfgtool", "-s"]),
-    ("cfgtool -s", ["ais-cfgtool", "-s"]),
-    ("cfgtool -n", ["corosync-cfgtool", "-n"]),
-    ("cfgtool -n", ["ais-cfgtool", "-n"]),
-    ("cmapctl runtime.votequorum", ["corosync-cmapctl", "runtime.votequorum"]),
-    ("cmapctl runtime.votequorum", ["ais-cmapctl", "runtime.votequorum"]),
+    *both("quorumtool", "-s"),
+    *both("quorumtool", "-l"),
+    *both("cfgtool", "-s"),
+    *both("cfgtool", "-n"),
+    *both("cmapctl", "runtime.votequorum"),
     ("cmapctl runtime.members", ["corosync-cmapctl", "runtime.members"]),
     ("cmapctl nodelist", ["corosync-cmapctl", "nodelist"]),
     ("cmapctl quorum", ["corosync-cmapctl", "quorum"]),
     ("cmapctl -g totem.token", ["corosync-cmapctl", "-g", "runtime.config.totem.token"]),
-    ("cmapctl -s/-g/-d", ["sh", "-c", "corosync-cmapctl -s my.key u32 42 && corosync-cmapctl -g my.key "
-                                       "&& corosync-cmapctl -d my.key && corosync-cmapctl -g my.key; echo exit $?"]),
-    ("cmapctl -s, a read-only key", ["sh", "-c", "corosync-cmapctl -s runtime.config.totem.token u32 1; echo exit $?"]),
-    ("cmapctl -s, a runtime key corosync-blackbox writes",
-     ["sh", "-c", "corosync-cmapctl -s runtime.blackbox.x u8 1; echo exit $?; corosync-cmapctl -d runtime.blackbox.x"]),
-    ("cmapctl -m stats stats.srp (names and types)",
-     ["sh", "-c", "corosync-cmapctl -m stats stats.srp | sed 's/ = .*//'"]),
-    ("cmapctl -m stats stats.ipcs, a quorum monitor connected (names and types)",
-     ["sh", "-c", "corosync-quorumtool -m >/dev/null 2>&1 & sleep 2; corosync-cmapctl -m stats stats.ipcs "
-                  "| sed -e 's/ = .*//' -e 's/service3\\.[0-9]*\\.[0-9a-fx]*\\./service3.PID.CONN./'; kill $!"]),
-    ("cmapctl -m stats -s (the stats map is read-only)",
-     ["sh", "-c", "corosync-cmapctl -m stats -s stats.srp.mcast_tx u64 0; echo exit $?"]),
+    *shell("cmapctl -s/-g/-d", "corosync-cmapctl -s my.key u32 42 && corosync-cmapctl -g my.key "
+                               "&& corosync-cmapctl -d my.key && corosync-cmapctl -g my.key; echo exit $?"),
+    *shell("cmapctl -s, a read-only key", "corosync-cmapctl -s runtime.config.totem.token u32 1; echo exit $?"),
+    *shell("cmapctl -s, a runtime key corosync-blackbox writes",
+           "corosync-cmapctl -s runtime.blackbox.x u8 1; echo exit $?; corosync-cmapctl -d runtime.blackbox.x"),
+    *shell("cmapctl -m stats stats.srp (names and types)",
+           "corosync-cmapctl -m stats stats.srp | sed 's/ = .*//'"),
+    *shell("cmapctl -m stats stats.ipcs, a quorum monitor connected (names and types)",
+           "corosync-quorumtool -m >/dev/null 2>&1 & sleep 2; corosync-cmapctl -m stats stats.ipcs "
+           "| sed -e 's/ = .*//' -e 's/service3\\.[0-9]*\\.[0-9a-fx]*\\./service3.PID.CONN./'; kill $!"),
+    *shell("cmapctl -m stats -s (the stats map is read-only)",
+           "corosync-cmapctl -m stats -s stats.srp.mcast_tx u64 0; echo exit $?"),
     ("quorumtool -s --json (ours)", ["ais-quorumtool", "-s", "--json"]),
 ]
+# After node 3 stopped.
 DOWN = [
-    ("quorumtool -s, node 3 stopped", ["corosync-quorumtool", "-s"]),
-    ("quorumtool -s, node 3 stopped", ["ais-quorumtool", "-s"]),
-    ("cfgtool -s, node 3 stopped", ["corosync-cfgtool", "-s"]),
-    ("cfgtool -s, node 3 stopped", ["ais-cfgtool", "-s"]),
+    *both("quorumtool", "-s", title="quorumtool -s, node 3 stopped"),
+    *both("cfgtool", "-s", title="cfgtool -s, node 3 stopped"),
 ]
 
 
@@ -80,14 +84,8 @@ class Cluster:
             conf = os.path.join(d, "conf")
             with open(conf, "w") as f:
                 f.write(config(engine, d))
-            if engine == "corosync":
-                # corosync's pid file is /run/corosync.pid: a private /run per host.
-                cmd = ["ip", "netns", "exec", lab.host(n), "unshare", "--mount", "--propagation", "private",
-                       "sh", "-c", 'mount --bind "$1" /run && shift && exec "$@"', "sh",
-                       os.path.join(d, "run"), "corosync", "-f", "-c", conf]
-            else:
-                cmd = ["ip", "netns", "exec", lab.host(n), os.path.join(BIN, "aisexec"), "-f", "-c", conf]
-            self.procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.procs.append(start_engine(lab, n, engine, conf, os.path.join(d, "run"),
+                                           os.path.join(BIN, "aisexec")))
 
     def run(self, argv, host=1):
         env = dict(os.environ, PATH=BIN + ":" + os.environ.get("PATH", ""), LC_ALL="C")
@@ -107,20 +105,10 @@ class Cluster:
         raise SystemExit(f"{self.engine}: {count} members not seen in {timeout} s")
 
     def stop(self, n):
-        p = self.procs[n - 1]
-        p.terminate()
-        p.wait(20)
+        stop_all([self.procs[n - 1]])
 
     def close(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs)
 
 
 def collect(engine, tmp):
