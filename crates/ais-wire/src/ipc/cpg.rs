@@ -522,7 +522,8 @@ pub enum CpgRequest {
     LocalGet,
     /// `req_lib_cpg_iterationinitialize` (160): `group_name` @16, `iteration_type` @152.
     IterationInitialize {
-        /// The group (used by `OneGroup` only).
+        /// The group for `OneGroup`; empty for the others, whose `group_name` libcpg leaves
+        /// uninitialized (stack bytes), so it is neither read nor checked.
         group: CpgName,
         /// What to walk.
         iteration_type: IterationType,
@@ -607,7 +608,6 @@ impl CpgRequest {
             }
             id::ITERATION_INITIALIZE => {
                 v.exact(REQ_AFTER_GROUP + 8)?;
-                let group = CpgName::decode(&v, REQ_GROUP)?;
                 let iteration_type = match v.u32(REQ_AFTER_GROUP)? {
                     1 => IterationType::NameOnly,
                     2 => IterationType::OneGroup,
@@ -618,6 +618,10 @@ impl CpgRequest {
                             value: t.into(),
                         });
                     }
+                };
+                let group = match iteration_type {
+                    IterationType::OneGroup => CpgName::decode(&v, REQ_GROUP)?,
+                    IterationType::NameOnly | IterationType::All => CpgName::default(),
                 };
                 Self::IterationInitialize {
                     group,

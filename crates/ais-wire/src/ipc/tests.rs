@@ -642,7 +642,11 @@ fn cpg_request() -> impl Strategy<Value = CpgRequest> {
         Just(CpgRequest::LocalGet),
         (cpg_name(), iteration_type).prop_map(|(group, iteration_type)| {
             CpgRequest::IterationInitialize {
-                group,
+                group: if iteration_type == IterationType::OneGroup {
+                    group
+                } else {
+                    CpgName::default()
+                },
                 iteration_type,
             }
         }),
@@ -863,4 +867,35 @@ fn a_fragment_of_a_message_larger_than_the_ring_limit_decodes() {
         fragment,
     };
     assert_eq!(CpgRequest::decode(&request.to_vec()), Ok(request));
+}
+
+/// libcpg fills `group_name` only for `CPG_ITERATION_ONE_GROUP`; for the other kinds the
+/// field holds whatever was on the client's stack (`corosync-cpgtool` sent a length of
+/// 3113239432), and the request is still valid.
+#[test]
+fn iteration_initialize_ignores_the_group_of_other_kinds() {
+    for (kind, expected) in [(1u32, IterationType::NameOnly), (3, IterationType::All)] {
+        let mut bytes = CpgRequest::IterationInitialize {
+            group: CpgName::default(),
+            iteration_type: expected,
+        }
+        .to_vec();
+        bytes[16..20].copy_from_slice(&3_113_239_432u32.to_le_bytes());
+        bytes[20..152].fill(0xb9);
+        assert_eq!(
+            CpgRequest::decode(&bytes),
+            Ok(CpgRequest::IterationInitialize {
+                group: CpgName::default(),
+                iteration_type: expected,
+            }),
+            "iteration type {kind}"
+        );
+    }
+    let mut one = CpgRequest::IterationInitialize {
+        group: CpgName::default(),
+        iteration_type: IterationType::OneGroup,
+    }
+    .to_vec();
+    one[16..20].copy_from_slice(&3_113_239_432u32.to_le_bytes());
+    assert!(CpgRequest::decode(&one).is_err());
 }
