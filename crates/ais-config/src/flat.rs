@@ -1,7 +1,9 @@
 //! The configuration as corosync's cmap shows it: one dotted key per item, in file order
 //! (`exec/coroparse.c`). Repeated sections get an index (`nodelist.node.0.`), interfaces
 //! their link number (`totem.interface.0.`), logger sections their subsystem
-//! (`logging.logger_subsys.QUORUM.`), and `uidgid {}` items become `uidgid.uid.<name>`.
+//! (`logging.logger_subsys.QUORUM.`). `uidgid {}` items are left out: corosync publishes
+//! them as `uidgid.config.uid.<number>`, and only the daemon can turn a user or group name
+//! into a number (through the system's name service), so it publishes them itself.
 //! Values stay the text of the file except the keys corosync stores as numbers.
 
 use crate::diagnostic::Diagnostics;
@@ -12,7 +14,7 @@ use crate::tree::{self, Entry, Section};
 pub enum FlatValue {
     /// Text (most keys).
     Str(String),
-    /// An 8-bit flag or small number (`quorum.two_node`, `uidgid.uid.*`, …).
+    /// An 8-bit flag or small number (`quorum.two_node`, …).
     U8(u8),
     /// A port.
     U16(u16),
@@ -37,15 +39,9 @@ fn walk(section: &Section<'_>, path: &str, out: &mut Vec<(String, FlatValue)>) {
     for entry in &section.entries {
         match entry {
             Entry::Item(item) => {
-                if path == "uidgid" && matches!(item.key, "uid" | "gid") {
-                    out.push((
-                        format!("uidgid.{}.{}", item.key, item.value),
-                        FlatValue::U8(1),
-                    ));
-                    continue;
-                }
-                if (path.starts_with("totem.interface.")
-                    && matches!(item.key, "linknumber" | "ringnumber"))
+                if (path == "uidgid" && matches!(item.key, "uid" | "gid"))
+                    || (path.starts_with("totem.interface.")
+                        && matches!(item.key, "linknumber" | "ringnumber"))
                     || (path.starts_with("logging.logger_subsys.") && item.key == "subsys")
                 {
                     continue;
@@ -201,7 +197,6 @@ mod tests {
                 "logging.logger_subsys.QUORUM.debug",
                 FlatValue::Str("on".into()),
             ),
-            ("uidgid.gid.haclient", FlatValue::U8(1)),
         ];
         let got: Vec<(&str, FlatValue)> =
             flat.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();

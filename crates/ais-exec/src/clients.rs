@@ -2,11 +2,13 @@
 //! server's events and the services (corosync's `exec/ipc_glue.c`).
 
 use std::collections::BTreeSet;
+use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 use ais_config::{Account, Config, IpcType, UidGid};
 use ais_ipc::{Access, Credentials, IpcMode, ServerConfig};
-use ais_wire::ipc::{Errno, IPC_MSG_SIZE_MAX};
+use ais_services::keys::Store;
+use ais_wire::ipc::{CmapValue, Errno, IPC_MSG_SIZE_MAX};
 
 /// The services clients reach, by IPC name, in the order the services host runs them.
 pub(crate) const SERVICE_NAMES: [&str; 5] = ais_services::Services::STANDARD_NAMES;
@@ -49,80 +51,167 @@ pub(crate) fn ipc_prefix(config: &Config) -> String {
         .unwrap_or_default()
 }
 
-/// corosync's rule (`cs_ipcs_connection_accept`): root, or group root, or an id listed in a
-/// `uidgid {}` section of the configuration or of a file in the `uidgid.d` directory.
+/// Who may connect, by corosync's rule (`cs_ipcs_connection_accept`): root or group root;
+/// else a client whose uid or gid is admitted in cmap at the moment it connects, by
+/// `uidgid.uid.<uid>`, `uidgid.gid.<gid>` (what root's clients, as Pacemaker's
+/// `pacemakerd`, write at runtime) or the configuration's `uidgid.config.uid.<uid>`,
+/// `uidgid.config.gid.<gid>`, each an 8-bit 1; else a `uidgid {}` file of the `uidgid.d`
+/// directory, read again at each refusal so that a file dropped in counts at once.
+///
+/// The configuration's and the directory's `uidgid {}` entries are resolved here (names
+/// through the system's name service) and published as `uidgid.config.*`, as corosync
+/// publishes them.
 pub(crate) struct AccessPolicy {
+    /// The configuration's ids.
+    config: Ids,
+    /// The directory's ids, as last read.
+    dir_ids: Ids,
+    dir: PathBuf,
+    /// Names that did not resolve and were reported: warned about once, not at every read.
+    unresolved: BTreeSet<String>,
+    /// The directory's ids changed since [`AccessPolicy::take_changed`] was last asked.
+    changed: bool,
+}
+
+/// Resolved user and group ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Ids {
     uids: BTreeSet<u32>,
     gids: BTreeSet<u32>,
-    dir: PathBuf,
+}
+
+impl Ids {
+    fn admits(&self, creds: &Credentials) -> bool {
+        self.uids.contains(&creds.uid) || self.gids.contains(&creds.gid)
+    }
 }
 
 impl AccessPolicy {
     pub(crate) fn new(config: &Config, dir: &Path) -> Self {
         let mut policy = Self {
-            uids: BTreeSet::new(),
-            gids: BTreeSet::new(),
+            config: Ids::default(),
+            dir_ids: Ids::default(),
             dir: dir.to_owned(),
+            unresolved: BTreeSet::new(),
+            changed: false,
         };
-        policy.add(&config.uidgid);
+        policy.reconfigure(config);
         policy
     }
 
-    fn add(&mut self, uidgid: &UidGid) {
-        for account in &uidgid.uids {
-            match resolve(account, Path::new("/etc/passwd")) {
-                Some(uid) => {
-                    self.uids.insert(uid);
-                }
-                None => tracing::warn!("uidgid: unknown user {account:?}"),
-            }
-        }
-        for account in &uidgid.gids {
-            match resolve(account, Path::new("/etc/group")) {
-                Some(gid) => {
-                    self.gids.insert(gid);
-                }
-                None => tracing::warn!("uidgid: unknown group {account:?}"),
-            }
-        }
+    /// Takes a (re)loaded configuration's `uidgid {}` sections, and reads the directory.
+    pub(crate) fn reconfigure(&mut self, config: &Config) {
+        self.config = self.resolve(&config.uidgid, "the configuration");
+        self.read_dir();
+        self.changed = false;
     }
 
-    fn allowed(&self, creds: &Credentials) -> bool {
-        creds.uid == 0
-            || creds.gid == 0
-            || self.uids.contains(&creds.uid)
-            || self.gids.contains(&creds.gid)
+    /// The `uidgid.config.*` keys: every resolved id of the configuration and the directory.
+    pub(crate) fn config_keys(&self) -> Vec<(String, CmapValue)> {
+        let uids = self.config.uids.union(&self.dir_ids.uids);
+        let gids = self.config.gids.union(&self.dir_ids.gids);
+        uids.map(|uid| format!("{UIDGID_CONFIG_PREFIX}uid.{uid}"))
+            .chain(gids.map(|gid| format!("{UIDGID_CONFIG_PREFIX}gid.{gid}")))
+            .map(|key| (key, CmapValue::U8(1)))
+            .collect()
     }
 
-    /// Whether the client may use the services.
-    pub(crate) fn decide(&self, service: usize, creds: &Credentials) -> Access {
-        if self.allowed(creds) {
+    /// Whether the directory's entries changed since last asked (their keys need
+    /// publishing again).
+    pub(crate) fn take_changed(&mut self) -> bool {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Whether the client may use the services; `keys` is cmap's default map as it is now.
+    pub(crate) fn decide(&mut self, service: usize, creds: &Credentials, keys: &Store) -> Access {
+        if creds.is_privileged() || admitted_in_cmap(keys, creds) || self.config.admits(creds) {
             return Access::Allow;
         }
-        // Files in the directory count from the moment they appear.
-        let mut live = Self {
-            uids: BTreeSet::new(),
-            gids: BTreeSet::new(),
-            dir: self.dir.clone(),
-        };
-        for (file, text) in read_dir_files(&self.dir) {
-            match ais_config::parse_uidgid(&text, &file) {
-                Ok(uidgid) => live.add(&uidgid),
-                Err(e) => tracing::warn!("{e}"),
-            }
-        }
-        if live.allowed(creds) {
+        self.read_dir();
+        if self.dir_ids.admits(creds) {
             return Access::Allow;
         }
         tracing::warn!(
             service = SERVICE_NAMES.get(service).copied().unwrap_or("?"),
-            "refused IPC client pid {} uid {} gid {}: not root and not listed in uidgid",
-            creds.pid,
-            creds.uid,
-            creds.gid
+            "refused IPC client pid {pid} uid {uid} gid {gid}: not root, and neither uid {uid} \
+             nor gid {gid} is admitted (a uidgid {{ uid: … gid: … }} section in the \
+             configuration or in {dir}, or root setting uidgid.uid.{uid} or \
+             uidgid.gid.{gid} to 1 in cmap)",
+            pid = creds.pid,
+            uid = creds.uid,
+            gid = creds.gid,
+            dir = self.dir.display(),
         );
         Access::Deny(Errno::EACCES)
     }
+
+    fn read_dir(&mut self) {
+        let mut ids = Ids::default();
+        for (file, text) in read_dir_files(&self.dir) {
+            match ais_config::parse_uidgid(&text, &file) {
+                Ok(uidgid) => {
+                    let found = self.resolve(&uidgid, &file);
+                    ids.uids.extend(found.uids);
+                    ids.gids.extend(found.gids);
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        if ids != self.dir_ids {
+            self.dir_ids = ids;
+            self.changed = true;
+        }
+    }
+
+    /// The ids of `uidgid`'s entries; a name the name service does not know is left out,
+    /// with a warning the first time.
+    fn resolve(&mut self, uidgid: &UidGid, source: &str) -> Ids {
+        let mut ids = Ids::default();
+        for (accounts, kind, set) in [
+            (&uidgid.uids, Kind::User, &mut ids.uids),
+            (&uidgid.gids, Kind::Group, &mut ids.gids),
+        ] {
+            for account in accounts {
+                let id = match account {
+                    Account::Id(id) => Some(*id),
+                    Account::Name(name) => lookup(kind, name),
+                };
+                match (id, account) {
+                    (Some(id), _) => {
+                        set.insert(id);
+                    }
+                    (None, Account::Name(name)) => {
+                        if self.unresolved.insert(format!("{kind:?}:{name}")) {
+                            tracing::warn!(
+                                "uidgid: {kind} {name:?} in {source} is unknown to the system's \
+                                 name service (getent {db} {name}); it admits nobody",
+                                kind = kind.noun(),
+                                db = kind.database(),
+                            );
+                        }
+                    }
+                    (None, Account::Id(_)) => unreachable!("an id resolves to itself"),
+                }
+            }
+        }
+        ids
+    }
+}
+
+/// The prefix of the configuration's entries in cmap (read-only to clients).
+const UIDGID_CONFIG_PREFIX: &str = "uidgid.config.";
+
+/// Whether cmap admits the client now: one of corosync's four keys holds an 8-bit 1.
+fn admitted_in_cmap(keys: &Store, creds: &Credentials) -> bool {
+    let (uid, gid) = (creds.uid, creds.gid);
+    [
+        format!("uidgid.uid.{uid}"),
+        format!("{UIDGID_CONFIG_PREFIX}uid.{uid}"),
+        format!("uidgid.gid.{gid}"),
+        format!("{UIDGID_CONFIG_PREFIX}gid.{gid}"),
+    ]
+    .iter()
+    .any(|key| keys.get(key) == Some(&CmapValue::U8(1)))
 }
 
 fn read_dir_files(dir: &Path) -> Vec<(String, String)> {
@@ -141,26 +230,78 @@ fn read_dir_files(dir: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A user or group id: a number as it is, a name looked up in `/etc/passwd` or
-/// `/etc/group` (local accounts only).
-fn resolve(account: &Account, table: &Path) -> Option<u32> {
-    match account {
-        Account::Id(id) => Some(*id),
-        Account::Name(name) => {
-            let text = std::fs::read_to_string(table).ok()?;
-            lookup(&text, name)
+/// A user or a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    fn noun(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Group => "group",
+        }
+    }
+
+    fn database(self) -> &'static str {
+        match self {
+            Self::User => "passwd",
+            Self::Group => "group",
         }
     }
 }
 
-/// The id of `name` in a passwd or group file: `name:x:id:...`.
-fn lookup(table: &str, name: &str) -> Option<u32> {
-    table.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        (fields.next()? == name)
-            .then(|| fields.nth(1)?.parse().ok())
-            .flatten()
-    })
+/// The id of a user or group name, through the system's name service (NSS: local files,
+/// LDAP, sssd, … as `/etc/nsswitch.conf` says), as `getent` finds it.
+fn lookup(kind: Kind, name: &str) -> Option<u32> {
+    let name = CString::new(name).ok()?;
+    // Most entries fit in 1 KiB; a larger one (a group with many members) asks for more.
+    let mut buf = vec![0u8; 1024];
+    loop {
+        let (rc, id) = match kind {
+            Kind::User => {
+                // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids); it is only
+                // read after getpwnam_r filled it and reported success.
+                let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+                let mut result: *mut libc::passwd = std::ptr::null_mut();
+                // SAFETY: `name` is a NUL-terminated string; `entry`, `buf` (with its true
+                // length) and `result` are valid for writes for the whole call.
+                let rc = unsafe {
+                    libc::getpwnam_r(
+                        name.as_ptr(),
+                        &mut entry,
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        &mut result,
+                    )
+                };
+                (rc, (!result.is_null()).then_some(entry.pw_uid))
+            }
+            Kind::Group => {
+                // SAFETY: as above, for `group`.
+                let mut entry: libc::group = unsafe { std::mem::zeroed() };
+                let mut result: *mut libc::group = std::ptr::null_mut();
+                // SAFETY: as above, with getgrnam_r.
+                let rc = unsafe {
+                    libc::getgrnam_r(
+                        name.as_ptr(),
+                        &mut entry,
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        &mut result,
+                    )
+                };
+                (rc, (!result.is_null()).then_some(entry.gr_gid))
+            }
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        return if rc == 0 { id } else { None };
+    }
 }
 
 #[cfg(test)]
@@ -179,26 +320,78 @@ mod tests {
     #[test]
     fn root_and_listed_ids_are_allowed_others_refused() {
         let dir = tempfile::tempdir().unwrap();
+        let keys = Store::default();
         let mut config = Config::default();
         config.uidgid.uids.push(Account::Id(1000));
-        let policy = AccessPolicy::new(&config, dir.path());
-        assert_eq!(policy.decide(0, &creds(0, 5)), Access::Allow);
-        assert_eq!(policy.decide(0, &creds(7, 0)), Access::Allow);
-        assert_eq!(policy.decide(0, &creds(1000, 5)), Access::Allow);
+        let mut policy = AccessPolicy::new(&config, dir.path());
+        assert_eq!(policy.decide(0, &creds(0, 5), &keys), Access::Allow);
+        assert_eq!(policy.decide(0, &creds(7, 0), &keys), Access::Allow);
+        assert_eq!(policy.decide(0, &creds(1000, 5), &keys), Access::Allow);
         assert_eq!(
-            policy.decide(0, &creds(1001, 5)),
+            policy.decide(0, &creds(1001, 5), &keys),
             Access::Deny(Errno::EACCES)
         );
-        // A file dropped into the directory counts at once.
+        assert!(!policy.take_changed());
+        // A file dropped into the directory counts at once, and its ids are published.
         std::fs::write(dir.path().join("app"), "uidgid {\n  gid: 5\n}\n").unwrap();
-        assert_eq!(policy.decide(0, &creds(1001, 5)), Access::Allow);
+        assert_eq!(policy.decide(0, &creds(1001, 5), &keys), Access::Allow);
+        assert!(policy.take_changed());
+        assert_eq!(
+            policy.config_keys(),
+            [
+                ("uidgid.config.uid.1000".to_owned(), CmapValue::U8(1)),
+                ("uidgid.config.gid.5".to_owned(), CmapValue::U8(1)),
+            ]
+        );
+    }
+
+    /// Pacemaker's way: root's pacemakerd sets `uidgid.gid.<haclient>` in cmap, and the
+    /// daemons of group haclient may connect from then on, as with corosync.
+    #[test]
+    fn cmap_keys_admit_as_corosync_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut policy = AccessPolicy::new(&Config::default(), dir.path());
+        let mut keys = Store::default();
+        let refused = Access::Deny(Errno::EACCES);
+        assert_eq!(policy.decide(0, &creds(102, 105), &keys), refused);
+        keys.set("uidgid.gid.105", CmapValue::U8(1));
+        assert_eq!(policy.decide(0, &creds(102, 105), &keys), Access::Allow);
+        keys.delete("uidgid.gid.105");
+        assert_eq!(policy.decide(0, &creds(102, 105), &keys), refused);
+        keys.set("uidgid.uid.102", CmapValue::U8(1));
+        assert_eq!(policy.decide(0, &creds(102, 105), &keys), Access::Allow);
+        // corosync admits on an 8-bit 1 only: other values or types do not count.
+        for value in [CmapValue::U8(0), CmapValue::U8(2), CmapValue::U32(1)] {
+            keys.set("uidgid.uid.102", value);
+            assert_eq!(policy.decide(0, &creds(102, 105), &keys), refused);
+        }
+        keys.set("uidgid.config.uid.102", CmapValue::U8(1));
+        assert_eq!(policy.decide(0, &creds(102, 105), &keys), Access::Allow);
+        keys.delete("uidgid.config.uid.102");
+        keys.set("uidgid.config.gid.105", CmapValue::U8(1));
+        assert_eq!(policy.decide(0, &creds(102, 105), &keys), Access::Allow);
     }
 
     #[test]
-    fn names_resolve_through_the_account_tables() {
-        let passwd = "root:x:0:0:root:/root:/bin/bash\nhacluster:x:107:113::/var/lib/pacemaker:/usr/sbin/nologin\n";
-        assert_eq!(lookup(passwd, "hacluster"), Some(107));
-        assert_eq!(lookup(passwd, "nobody"), None);
-        assert_eq!(lookup("haclient:x:113:\n", "haclient"), Some(113));
+    fn names_resolve_through_the_name_service() {
+        assert_eq!(lookup(Kind::User, "root"), Some(0));
+        assert_eq!(lookup(Kind::Group, "root"), Some(0));
+        assert_eq!(lookup(Kind::User, "no-such-user-ais-test"), None);
+        assert_eq!(lookup(Kind::Group, "no-such-group-ais-test"), None);
+        assert_eq!(lookup(Kind::User, "nul\0inside"), None);
+        // The configuration's names come out as numbers; unknown ones admit nobody.
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.uidgid.uids.push(Account::Name("root".into()));
+        config
+            .uidgid
+            .gids
+            .push(Account::Name("no-such-group-ais-test".into()));
+        let policy = AccessPolicy::new(&config, dir.path());
+        assert_eq!(
+            policy.config_keys(),
+            [("uidgid.config.uid.0".to_owned(), CmapValue::U8(1))]
+        );
+        assert_eq!(policy.unresolved.len(), 1);
     }
 }

@@ -45,15 +45,28 @@ pub(crate) fn config_keys(text: &str) -> Vec<(String, CmapValue)> {
 }
 
 /// The prefixes [`config_keys`] fills, cleared on reload before the new file's keys go in.
-pub(crate) const CONFIG_PREFIXES: [&str; 7] = [
+/// Not `uidgid.`: its runtime keys are clients' (Pacemaker's), and the configuration's
+/// `uidgid.config.` entries are published by [`uidgid_keys`].
+pub(crate) const CONFIG_PREFIXES: [&str; 6] = [
     "totem.",
     "nodelist.node.",
     "quorum.",
     "logging.",
-    "uidgid.",
     "system.",
     "resources.",
 ];
+
+/// Replaces the `uidgid.config.*` keys with the access policy's resolved entries (at start,
+/// on reload, and when the `uidgid.d` directory changed); `uidgid.uid.*` and
+/// `uidgid.gid.*`, which clients set, are left alone.
+pub(crate) fn uidgid_keys(keys: &mut Keys, entries: &[(String, CmapValue)]) {
+    keys.default.retain_prefixed("uidgid.config.", |k| {
+        entries.iter().any(|(key, _)| key == k)
+    });
+    for (key, value) in entries {
+        keys.default.set(key, value.clone());
+    }
+}
 
 /// Replaces the configuration keys with `text`'s: keys gone from the file are deleted,
 /// changed ones modified (trackers hear of each), the rest left alone.
@@ -483,6 +496,13 @@ mod tests {
         );
         assert_eq!(keys.default.get("totem.token"), Some(&CmapValue::U32(1000)));
         assert!(keys.default.get("nodelist.node.1.nodeid").is_some());
+        // Pacemaker's runtime admission and the configuration's entries.
+        keys.default.set("uidgid.gid.105", CmapValue::U8(1));
+        let entry = |key: &str| (key.to_owned(), CmapValue::U8(1));
+        uidgid_keys(
+            &mut keys,
+            &[entry("uidgid.config.uid.107"), entry("uidgid.config.gid.5")],
+        );
         load_config_keys(
             &mut keys,
             "totem {\n token: 3000\n}\nnodelist {\n node {\n  nodeid: 1\n }\n}\n",
@@ -490,6 +510,14 @@ mod tests {
         );
         assert_eq!(keys.default.get("totem.token"), Some(&CmapValue::U32(3000)));
         assert_eq!(keys.default.get("nodelist.node.1.nodeid"), None);
+        uidgid_keys(&mut keys, &[entry("uidgid.config.gid.5")]);
+        assert_eq!(keys.default.get("uidgid.config.uid.107"), None);
+        assert_eq!(
+            keys.default.get("uidgid.config.gid.5"),
+            Some(&CmapValue::U8(1))
+        );
+        // A reload leaves what clients set at runtime alone.
+        assert_eq!(keys.default.get("uidgid.gid.105"), Some(&CmapValue::U8(1)));
         assert_eq!(
             keys.default.get("runtime.services.cpg.service_id"),
             Some(&CmapValue::U16(2))

@@ -9,7 +9,7 @@ use ais_ipc::{IpcServer, ServerEvent};
 use ais_services::{Control, Effect, Services};
 use ais_totem::{ConfigChange, Dest, Order, Output, Totem};
 use ais_transport::{LinkEvent, Recipient, Transport};
-use ais_types::{ConnId, Instant, NodeId};
+use ais_types::{ConnId, Instant, NodeId, NodeList};
 use anyhow::Context;
 use bytes::Bytes;
 use mio::{Events, Interest, Poll, Token};
@@ -187,11 +187,15 @@ impl Daemon {
                     continue;
                 }
                 if self.ipc.owns(event.token()) {
-                    let access = &self.access;
+                    let access = &mut self.access;
+                    let keys = &self.services.keys().default;
                     self.ipc
                         .handle_ready(poll.registry(), event, &mut |service, creds| {
-                            access.decide(service, creds)
+                            access.decide(service, creds, keys)
                         });
+                    if self.access.take_changed() {
+                        self.publish_uidgid();
+                    }
                     continue;
                 }
                 if !ready.contains(&event.token().0) {
@@ -354,7 +358,15 @@ impl Daemon {
             crate::cmap_keys::service_keys(keys);
             crate::cmap_keys::totem_runtime_keys(keys, totem);
         });
+        self.publish_uidgid();
         self.stats_due = now;
+    }
+
+    /// `uidgid.config.*`: who the configuration and the `uidgid.d` files admit.
+    pub(crate) fn publish_uidgid(&mut self) {
+        let entries = self.access.config_keys();
+        self.services
+            .update_keys(|keys| crate::cmap_keys::uidgid_keys(keys, &entries));
     }
 
     /// `runtime.votequorum.*`, when the decision or its inputs changed.
@@ -485,8 +497,7 @@ impl Daemon {
                         "IPC client connected: {conn} service {service} pid {}",
                         creds.pid
                     );
-                    self.services
-                        .handle_connect(ConnId(conn.0), service, creds.pid);
+                    self.services.handle_connect(ConnId(conn.0), service, creds);
                     self.clients_changed = true;
                 }
                 ServerEvent::Request { conn, service, msg } => {
@@ -628,9 +639,7 @@ fn log_configuration(change: &ConfigChange) {
             left,
         } => {
             tracing::info!(
-                "A new membership ({}.{:x}) was formed. Members[{}]: {}",
-                ring_id.rep.0,
-                ring_id.seq,
+                "A new membership ({ring_id}) was formed. Members[{}]: {}",
                 members.len(),
                 ids(members)
             );
@@ -689,10 +698,6 @@ fn ipc_conn(conn: ConnId) -> ais_ipc::ConnId {
     ais_ipc::ConnId(conn.0)
 }
 
-fn ids(nodes: &[NodeId]) -> String {
-    nodes
-        .iter()
-        .map(|n| n.0.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
+fn ids(nodes: &[NodeId]) -> NodeList<'_> {
+    NodeList(nodes)
 }

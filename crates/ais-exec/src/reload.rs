@@ -74,6 +74,8 @@ impl Daemon {
             cmap_keys::default_keys(keys, new.totem.transport.keyword());
             cmap_keys::totem_runtime_keys(keys, &totem_config);
         });
+        self.access.reconfigure(&new);
+        self.publish_uidgid();
         self.services
             .reconfigure(&setup::service_settings(&new, me.0, &self.node_addrs));
         self.totem_config = totem_config.clone();

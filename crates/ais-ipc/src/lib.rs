@@ -37,16 +37,7 @@ pub enum IpcMode {
     Socket,
 }
 
-/// A client's identity as the kernel reports it (`SO_PEERCRED` at connect time).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Credentials {
-    /// Process id.
-    pub pid: u32,
-    /// Effective user id.
-    pub uid: u32,
-    /// Effective group id.
-    pub gid: u32,
-}
+pub use ais_types::Credentials;
 
 /// One client connection; unique per server and never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

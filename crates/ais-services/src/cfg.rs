@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use ais_types::{ConnId, NodeId};
+use ais_types::{ConnId, Credentials, NodeId};
 use ais_wire::Order;
 use ais_wire::ipc::{
     CFG_INTERFACES_MAX, CFG_LINKS_MAX, CfgEvent, CfgInterfaceName, CfgInterfaceStatus,
@@ -334,7 +334,14 @@ impl Service for Cfg {
         ServiceId::CFG
     }
 
-    fn connect(&mut self, _fx: &mut Effects<'_>, _conn: ConnId, _pid: u32, _channel: u8) {}
+    fn connect(
+        &mut self,
+        _fx: &mut Effects<'_>,
+        _conn: ConnId,
+        _client: Credentials,
+        _channel: u8,
+    ) {
+    }
 
     fn disconnect(&mut self, fx: &mut Effects<'_>, conn: ConnId) {
         self.trackers.remove(&conn);

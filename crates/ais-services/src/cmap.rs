@@ -5,10 +5,15 @@
 //!
 //! A connection works on the default map unless it selected the statistics map
 //! (`SET_CURRENT_MAP`, `cmap_initialize_map(CMAP_MAP_STATS)`), which is read-only.
+//!
+//! The `uidgid.` keys decide which local users and groups may connect at all (the daemon's
+//! access check reads them); only a privileged client (uid or gid 0) may set, change or
+//! delete them, so an admitted unprivileged client cannot admit others. Pacemaker's
+//! `pacemakerd`, which runs as root, writes `uidgid.gid.<haclient>` this way.
 
 use std::collections::BTreeMap;
 
-use ais_types::{ConnId, NodeId};
+use ais_types::{ConnId, Credentials, NodeId};
 use ais_wire::ipc::{
     CmapEvent, CmapRequest, CmapResponse, CsStatus, cmap_response_id_for, request_id,
 };
@@ -22,6 +27,9 @@ use crate::{Effects, Membership, Service, ServiceId};
 const ITERATORS_MAX: usize = 64;
 /// Trackers one connection may hold.
 const TRACKERS_MAX: usize = 1024;
+/// The keys that admit local users and groups (`uidgid.uid.<uid>`, `uidgid.gid.<gid>`, and
+/// the configuration's read-only `uidgid.config.*`).
+pub const ACCESS_PREFIX: &str = "uidgid.";
 
 /// One open iteration: the prefix and the last key returned.
 #[derive(Clone, Debug)]
@@ -34,6 +42,8 @@ struct Iteration {
 struct Conn {
     /// 0 default, 1 stats.
     map: u8,
+    /// The client may change the `uidgid.` keys.
+    privileged: bool,
     iterators: BTreeMap<u64, Iteration>,
     next_iterator: u64,
     /// Tracker handles of this connection, with the map each is in.
@@ -65,6 +75,19 @@ impl Cmap {
             id,
             error: r.map_or_else(|e| e.status(), |()| CsStatus::OK),
         };
+        if let CmapRequest::Set { key, .. }
+        | CmapRequest::Delete { key }
+        | CmapRequest::AdjustInt { key, .. } = &request
+            && map == 0
+            && key.starts_with(ACCESS_PREFIX)
+            && !state.privileged
+        {
+            tracing::warn!(%conn, key = %key, "an unprivileged cmap client may not change uidgid keys");
+            return CmapResponse::Status {
+                id,
+                error: CsStatus::ERR_ACCESS,
+            };
+        }
         match request {
             CmapRequest::Set { key, value } => status(fx.keys().map(map).client_set(&key, value)),
             CmapRequest::Delete { key } => status(fx.keys().map(map).client_delete(&key)),
@@ -215,8 +238,12 @@ impl Service for Cmap {
         ServiceId::CMAP
     }
 
-    fn connect(&mut self, _fx: &mut Effects<'_>, conn: ConnId, _pid: u32, _channel: u8) {
-        self.conns.insert(conn, Conn::default());
+    fn connect(&mut self, _fx: &mut Effects<'_>, conn: ConnId, client: Credentials, _channel: u8) {
+        let state = Conn {
+            privileged: client.is_privileged(),
+            ..Conn::default()
+        };
+        self.conns.insert(conn, state);
     }
 
     fn disconnect(&mut self, fx: &mut Effects<'_>, conn: ConnId) {

@@ -19,7 +19,7 @@ mod exec;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 
-use ais_types::{ConnId, NodeId, RingId};
+use ais_types::{ConnId, Credentials, NodeId, RingId};
 use ais_wire::Order;
 use ais_wire::ipc::{
     ConfchgEvent, CpgAddress, CpgEvent, CpgName, CpgPayload, CpgReason, CpgRequest, CpgResponse,
@@ -523,7 +523,7 @@ impl Service for Cpg {
         ServiceId::CPG
     }
 
-    fn connect(&mut self, _fx: &mut Effects<'_>, conn: ConnId, _pid: u32, _channel: u8) {
+    fn connect(&mut self, _fx: &mut Effects<'_>, conn: ConnId, _client: Credentials, _channel: u8) {
         self.conns.insert(
             conn,
             Conn {

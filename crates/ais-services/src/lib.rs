@@ -35,7 +35,7 @@ pub mod votequorum;
 use std::collections::{BTreeMap, VecDeque};
 
 use ais_totem::{ConfigChange, Delivery};
-use ais_types::{ConnId, NodeId, RingId};
+use ais_types::{ConnId, Credentials, NodeId, RingId};
 use ais_wire::Order;
 use bytes::Bytes;
 
@@ -197,8 +197,8 @@ pub trait Service {
     /// The service's number on the ring.
     fn id(&self) -> ServiceId;
     /// A client connected to the service's IPC endpoint number `channel` (0 for a service
-    /// with one endpoint; see [`Services::new`]).
-    fn connect(&mut self, fx: &mut Effects<'_>, conn: ConnId, pid: u32, channel: u8);
+    /// with one endpoint; see [`Services::new`]), with the credentials the kernel gave.
+    fn connect(&mut self, fx: &mut Effects<'_>, conn: ConnId, client: Credentials, channel: u8);
     /// A client went away (closed, crashed, or was dropped).
     fn disconnect(&mut self, fx: &mut Effects<'_>, conn: ConnId);
     /// A client's request: exactly one IPC message. `room` is how many bytes Totem's send
@@ -409,14 +409,14 @@ impl Services {
             .join("; ")
     }
 
-    /// A client of IPC endpoint `endpoint` connected; `pid` from its credentials.
-    pub fn handle_connect(&mut self, conn: ConnId, endpoint: usize, pid: u32) {
+    /// A client of IPC endpoint `endpoint` connected, with the credentials the kernel gave.
+    pub fn handle_connect(&mut self, conn: ConnId, endpoint: usize, client: Credentials) {
         let Some(&(service, channel)) = self.endpoints.get(endpoint) else {
             self.effects.push_back(Effect::Disconnect { conn });
             return;
         };
         self.conns.insert(conn, service);
-        self.with_engine(service, |e, fx| e.connect(fx, conn, pid, channel));
+        self.with_engine(service, |e, fx| e.connect(fx, conn, client, channel));
     }
 
     /// A client went away.
@@ -634,7 +634,7 @@ impl Services {
 #[doc(hidden)]
 pub mod fuzzing {
     use ais_totem::{ConfigChange, Delivery};
-    use ais_types::{ConnId, NodeId, RingId};
+    use ais_types::{ConnId, Credentials, NodeId, RingId};
     use ais_wire::Order;
     use ais_wire::ipc::{CpgName, CpgRequest};
     use bytes::Bytes;
@@ -658,7 +658,7 @@ pub mod fuzzing {
         };
         let mut s = Services::standard(me, &settings).expect("valid settings");
         let member = ConnId(1);
-        s.handle_connect(member, 0, 100);
+        s.handle_connect(member, 0, Credentials::root(100));
         let join = CpgRequest::Join {
             group: CpgName::new(b"g".to_vec()).expect("short"),
             pid: 100,
@@ -667,7 +667,11 @@ pub mod fuzzing {
         s.handle_request(member, &join.to_vec(), 1 << 20);
         // One client per endpoint: cpg, cfg, cmap, quorum, votequorum.
         for endpoint in 0..Services::STANDARD_NAMES.len() {
-            s.handle_connect(ConnId(2 + endpoint as u64), endpoint, 200 + endpoint as u32);
+            s.handle_connect(
+                ConnId(2 + endpoint as u64),
+                endpoint,
+                Credentials::root(200 + endpoint as u32),
+            );
         }
         let ring = RingId::new(me, 4);
         let members = vec![me, NodeId(2), NodeId(3)];

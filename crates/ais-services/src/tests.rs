@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use ais_totem::{ConfigChange, Delivery};
-use ais_types::{ConnId, NodeId, RingId};
+use ais_types::{ConnId, Credentials, NodeId, RingId};
 use ais_wire::Order;
 use ais_wire::ipc::{
     CpgAddress, CpgEvent, CpgName, CpgPayload, CpgReason, CpgRequest, CpgResponse, CsStatus,
@@ -190,7 +190,7 @@ impl Ring {
     fn connect(&mut self, node: u32, conn: u64) {
         self.node(node)
             .services
-            .handle_connect(ConnId(conn), 0, conn as u32);
+            .handle_connect(ConnId(conn), 0, Credentials::root(conn as u32));
     }
 
     fn join(&mut self, node: u32, conn: u64, group: &str) {

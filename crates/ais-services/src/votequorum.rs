@@ -53,7 +53,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use ais_types::{ConnId, NodeId, RingId};
+use ais_types::{ConnId, Credentials, NodeId, NodeList, RingId};
 use ais_wire::Order;
 use ais_wire::ipc::QuorumModel;
 use bytes::Bytes;
@@ -488,10 +488,10 @@ impl Votequorum {
 
     fn log_quorum(&self) {
         if self.partition.quorate {
-            tracing::info!(ring = %self.ring, members = ?self.ring_members,
+            tracing::info!(ring = %self.ring, members = %NodeList(&self.ring_members),
                 "this node is within the primary component and will provide service");
         } else {
-            tracing::warn!(ring = %self.ring, members = ?self.ring_members,
+            tracing::warn!(ring = %self.ring, members = %NodeList(&self.ring_members),
                 "this node is within the non-primary component and will NOT provide any services");
         }
     }
@@ -607,7 +607,7 @@ impl Service for Votequorum {
         ServiceId::VOTEQUORUM
     }
 
-    fn connect(&mut self, fx: &mut Effects<'_>, conn: ConnId, _pid: u32, channel: u8) {
+    fn connect(&mut self, fx: &mut Effects<'_>, conn: ConnId, _client: Credentials, channel: u8) {
         let channel = match channel {
             Self::QUORUM_CHANNEL => Channel::Quorum,
             Self::VOTEQUORUM_CHANNEL if self.provider.is_some() => Channel::Votequorum,
@@ -708,7 +708,7 @@ impl Service for Votequorum {
         let p = &self.partition;
         tracing::info!(
             ring = %self.ring,
-            members = ?self.ring_members,
+            members = %NodeList(&self.ring_members),
             quorate = p.quorate,
             expected_votes = p.expected_votes,
             total_votes = p.total_votes,

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, VecDeque};
 use ais_services::votequorum::Settings;
 use ais_services::{Effect, ServiceSettings, Services};
 use ais_totem::{Delivery, Order};
-use ais_types::{ConnId, NodeId, RingId};
+use ais_types::{ConnId, Credentials, NodeId, RingId};
 use ais_wire::ipc::{CpgEvent, CpgName, CpgPayload, CpgRequest, Guarantee};
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -92,7 +92,8 @@ impl NodeServices {
         if self.clients.is_empty() || (self.clients.len() < 4 && rng.chance(0.25)) {
             self.next_conn += 1;
             let conn = ConnId(self.next_conn);
-            self.services.handle_connect(conn, 0, Self::pid(conn));
+            self.services
+                .handle_connect(conn, 0, Credentials::root(Self::pid(conn)));
             self.clients.push(Client {
                 conn,
                 state: ClientState::Connected,

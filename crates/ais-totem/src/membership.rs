@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::mem;
 
-use ais_types::{Instant, NodeId, RingId};
+use ais_types::{Instant, NodeId, NodeList, RingId};
 use ais_wire::{CommitEntry, CommitToken, Join, Packet, Token};
 use rand_core::RngCore;
 
@@ -253,7 +253,7 @@ impl Totem {
                 })
                 .collect();
             if !silent.is_empty() {
-                tracing::debug!(node = %self.me, ?silent, "failing processors silent while gathering");
+                tracing::debug!(node = %self.me, silent = %NodeList(&silent), "failing processors silent while gathering");
                 self.stats.fast_failed += silent.len() as u64;
                 self.fail(silent);
                 self.gather_enter(now);
@@ -576,7 +576,8 @@ impl Totem {
         let left = minus(&self.members, &r.new_members);
         // The shell logs the operator's line ("A new membership ... was formed").
         tracing::debug!(
-            node = %self.me, ring = %r.ring_id, members = ?r.new_members, ?joined, ?left,
+            node = %self.me, ring = %r.ring_id, members = %NodeList(&r.new_members),
+            joined = %NodeList(&joined), left = %NodeList(&left),
             "regular configuration installed"
         );
         self.push(Output::Configuration(ConfigChange::Regular {

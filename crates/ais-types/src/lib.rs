@@ -50,9 +50,57 @@ impl RingId {
 }
 
 impl fmt::Display for RingId {
-    /// Printed as corosync prints it: `<rep>.<seq>`.
+    /// Printed as corosync prints it everywhere (its membership line, `corosync-quorumtool`,
+    /// votequorum's log): `<rep>.<seq>`, both in hexadecimal, so one ring reads the same in
+    /// every log line and tool.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.rep.0, self.seq)
+        write!(f, "{:x}.{:x}", self.rep.0, self.seq)
+    }
+}
+
+/// A list of nodes as operators read them in corosync's logs: plain numbers separated by
+/// spaces (`1 2 3`), the empty list as nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeList<'a>(pub &'a [NodeId]);
+
+impl fmt::Display for NodeList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, node) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{}", node.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// A local client's identity as the kernel reports it (`SO_PEERCRED` when it connects):
+/// who may connect, and what a connection may change, are decided on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    /// Process id.
+    pub pid: u32,
+    /// Effective user id.
+    pub uid: u32,
+    /// Effective group id.
+    pub gid: u32,
+}
+
+impl Credentials {
+    /// A process of `root`'s (uid and gid 0).
+    pub const fn root(pid: u32) -> Self {
+        Self {
+            pid,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    /// Root, or a member of group root: corosync admits such a client without any `uidgid`
+    /// entry, and only such a client may change who else is admitted.
+    pub const fn is_privileged(&self) -> bool {
+        self.uid == 0 || self.gid == 0
     }
 }
 
@@ -121,7 +169,41 @@ mod tests {
     fn ring_ids_order_by_seq_then_rep() {
         assert!(RingId::new(NodeId(9), 4) < RingId::new(NodeId(1), 8));
         assert!(RingId::new(NodeId(1), 8) < RingId::new(NodeId(2), 8));
-        assert_eq!(RingId::new(NodeId(3), 12).to_string(), "3.12");
+        assert_eq!(RingId::new(NodeId(3), 12).to_string(), "3.c");
+        assert_eq!(RingId::new(NodeId(26), 0x13).to_string(), "1a.13");
+    }
+
+    #[test]
+    fn node_lists_print_as_plain_numbers() {
+        assert_eq!(
+            NodeList(&[NodeId(1), NodeId(2), NodeId(10)]).to_string(),
+            "1 2 10"
+        );
+        assert_eq!(NodeList(&[]).to_string(), "");
+        assert!(
+            Credentials {
+                pid: 9,
+                uid: 0,
+                gid: 5
+            }
+            .is_privileged()
+        );
+        assert!(
+            Credentials {
+                pid: 9,
+                uid: 5,
+                gid: 0
+            }
+            .is_privileged()
+        );
+        assert!(
+            !Credentials {
+                pid: 9,
+                uid: 5,
+                gid: 5
+            }
+            .is_privileged()
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ais_totem::Delivery;
-use ais_types::{ConnId, NodeId, RingId};
+use ais_types::{ConnId, Credentials, NodeId, RingId};
 use ais_wire::ipc::{
     CfgEvent, CfgRequest, CfgResponse, CmapValue, CsName, CsStatus, cfg_response_id,
     cfg_shutdown_flags, cfg_shutdown_reply,
@@ -106,7 +106,8 @@ fn bare(id: i32, error: CsStatus) -> CfgResponse {
 fn a_tracking_client_vetoes_a_requested_shutdown_but_not_a_forced_one() {
     let mut n = Node::new(1);
     for c in [1, 2, 3] {
-        n.services.handle_connect(ConnId(c), 0, 100 + c as u32);
+        n.services
+            .handle_connect(ConnId(c), 0, Credentials::root(100 + c as u32));
     }
     n.ask(2, CfgRequest::TrackStart { flags: 0 });
     assert_eq!(
@@ -170,8 +171,10 @@ fn a_tracking_client_vetoes_a_requested_shutdown_but_not_a_forced_one() {
 #[test]
 fn a_silent_tracking_client_delays_the_shutdown_only_until_the_timeout() {
     let mut n = Node::new(1);
-    n.services.handle_connect(ConnId(1), 0, 101);
-    n.services.handle_connect(ConnId(2), 0, 102);
+    n.services
+        .handle_connect(ConnId(1), 0, Credentials::root(101));
+    n.services
+        .handle_connect(ConnId(2), 0, Credentials::root(102));
     n.ask(2, CfgRequest::TrackStart { flags: 0 });
     n.ask(
         1,
@@ -193,8 +196,10 @@ fn a_silent_tracking_client_delays_the_shutdown_only_until_the_timeout() {
 #[test]
 fn an_immediate_shutdown_asks_nobody() {
     let mut n = Node::new(1);
-    n.services.handle_connect(ConnId(1), 0, 101);
-    n.services.handle_connect(ConnId(2), 0, 102);
+    n.services
+        .handle_connect(ConnId(1), 0, Credentials::root(101));
+    n.services
+        .handle_connect(ConnId(2), 0, Credentials::root(102));
     n.ask(2, CfgRequest::TrackStart { flags: 0 });
     n.ask(
         1,
@@ -209,7 +214,8 @@ fn an_immediate_shutdown_asks_nobody() {
 #[test]
 fn reload_goes_through_the_ring_and_kill_reaches_only_its_target() {
     let mut n = Node::new(1);
-    n.services.handle_connect(ConnId(1), 0, 101);
+    n.services
+        .handle_connect(ConnId(1), 0, Credentials::root(101));
     n.ask(1, CfgRequest::ReloadConfig);
     assert!(n.replies.is_empty(), "answered after the daemon reloaded");
     assert_eq!(
@@ -238,7 +244,8 @@ fn reload_goes_through_the_ring_and_kill_reaches_only_its_target() {
 fn a_cluster_wide_shutdown_lets_each_node_ask_its_own_clients() {
     let mut one = Node::new(1);
     let mut two = Node::new(2);
-    one.services.handle_connect(ConnId(1), 0, 101);
+    one.services
+        .handle_connect(ConnId(1), 0, Credentials::root(101));
     one.ask(1, CfgRequest::ShutdownCluster { flags: 3 });
     assert_eq!(
         one.replies.pop(),
@@ -252,8 +259,10 @@ fn a_cluster_wide_shutdown_lets_each_node_ask_its_own_clients() {
         "unknown flags are refused before anything is sent"
     );
     assert!(one.sent.is_empty());
-    two.services.handle_connect(ConnId(7), 0, 107);
-    two.services.handle_connect(ConnId(8), 0, 108);
+    two.services
+        .handle_connect(ConnId(7), 0, Credentials::root(107));
+    two.services
+        .handle_connect(ConnId(8), 0, Credentials::root(108));
     two.ask(7, CfgRequest::TrackStart { flags: 0 });
     two.replies.clear();
     one.ask(
@@ -307,7 +316,8 @@ fn a_cluster_wide_shutdown_lets_each_node_ask_its_own_clients() {
 #[test]
 fn node_status_reports_links_from_the_statistics() {
     let mut n = Node::new(1);
-    n.services.handle_connect(ConnId(1), 0, 101);
+    n.services
+        .handle_connect(ConnId(1), 0, Credentials::root(101));
     n.services.update_keys(|k| {
         k.stats
             .set("stats.knet.node2.link0.connected", CmapValue::U8(1));

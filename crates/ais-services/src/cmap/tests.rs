@@ -1,7 +1,7 @@
 //! cmap through the services host, as a client sees it: requests in, responses and tracking
 //! events out.
 
-use ais_types::{ConnId, NodeId};
+use ais_types::{ConnId, Credentials, NodeId};
 use ais_wire::ipc::{CmapEvent, CmapRequest, CmapResponse, CmapValue, CsStatus};
 
 use super::Cmap;
@@ -24,7 +24,14 @@ impl Node {
     }
 
     fn connect(&mut self, conn: u64) {
-        self.services.handle_connect(ConnId(conn), 0, 100);
+        self.services
+            .handle_connect(ConnId(conn), 0, Credentials::root(100));
+    }
+
+    /// A client of `uid`:`gid` (the daemon admitted it through a uidgid entry).
+    fn connect_as(&mut self, conn: u64, uid: u32, gid: u32) {
+        let client = Credentials { pid: 200, uid, gid };
+        self.services.handle_connect(ConnId(conn), 0, client);
     }
 
     /// Sends a request; returns its response and any events that came with it.
@@ -100,6 +107,44 @@ fn get_set_delete_and_read_only_keys() {
     };
     assert_eq!(status(&n.ask(1, inc).0), CsStatus::OK);
     assert_eq!(n.get(1, "totem.token").1, Some(CmapValue::U32(3001)));
+}
+
+/// Who may connect is decided on the `uidgid.` keys, so an unprivileged client (admitted
+/// through one of them) must not be able to admit anyone else, or to lock users out.
+#[test]
+fn only_privileged_clients_change_the_uidgid_keys() {
+    let mut n = Node::new();
+    n.connect(1);
+    n.connect_as(2, 107, 113);
+    n.connect_as(3, 107, 0);
+    let set = |key: &str| CmapRequest::Set {
+        key: key.into(),
+        value: CmapValue::U8(1),
+    };
+    assert_eq!(status(&n.ask(1, set("uidgid.gid.113")).0), CsStatus::OK);
+    for request in [
+        set("uidgid.uid.1000"),
+        set("uidgid.gid.113"),
+        CmapRequest::Delete {
+            key: "uidgid.gid.113".into(),
+        },
+        CmapRequest::AdjustInt {
+            key: "uidgid.gid.113".into(),
+            step: 1,
+        },
+    ] {
+        assert_eq!(status(&n.ask(2, request).0), CsStatus::ERR_ACCESS);
+    }
+    assert_eq!(n.get(2, "uidgid.gid.113").1, Some(CmapValue::U8(1)));
+    assert_eq!(n.get(2, "uidgid.uid.1000").0, CsStatus::ERR_NOT_EXIST);
+    // Its other keys are its own to change; group root counts as privileged.
+    assert_eq!(status(&n.ask(2, set("app.ready")).0), CsStatus::OK);
+    assert_eq!(status(&n.ask(3, set("uidgid.uid.1000")).0), CsStatus::OK);
+    // The configuration's entries stay read-only to everyone.
+    assert_eq!(
+        status(&n.ask(1, set("uidgid.config.uid.1000")).0),
+        CsStatus::ERR_ACCESS
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ais_totem::{ConfigChange, Delivery};
-use ais_types::{ConnId, NodeId, RingId};
+use ais_types::{ConnId, Credentials, NodeId, RingId};
 use ais_wire::Order;
 use ais_wire::ipc::{
     CsStatus, QdeviceName, QuorumEvent, QuorumModel, QuorumRequest, QuorumResponse, TrackFlags,
@@ -202,7 +202,7 @@ impl Cluster {
         let node = self.node(id);
         node.endpoints.insert(ConnId(conn), endpoint);
         node.services
-            .handle_connect(ConnId(conn), endpoint, conn as u32);
+            .handle_connect(ConnId(conn), endpoint, Credentials::root(conn as u32));
     }
 
     fn quorum(&mut self, id: u32, conn: u64, request: QuorumRequest) -> QuorumResponse {
