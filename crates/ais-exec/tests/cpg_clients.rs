@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use common::lab::Lab;
-use common::{Cluster, Layout};
+use common::{Cluster, Layout, cannot_run};
 
 fn hosts_layout(ipc_type: &'static str) -> Layout {
     Layout {
@@ -26,7 +26,7 @@ fn hosts_layout(ipc_type: &'static str) -> Layout {
 /// Builds `cpg_order` against the system's libcpg, or says why it cannot.
 fn build_cpg_order(dir: &Path) -> Option<PathBuf> {
     if !Path::new("/usr/include/corosync/cpg.h").exists() {
-        eprintln!("SKIPPED: libcpg headers missing (apt-get install libcpg-dev)");
+        cannot_run("libcpg headers are missing (apt-get install libcpg-dev)");
         return None;
     }
     let out = dir.join("cpg_order");
@@ -206,7 +206,7 @@ fn group_membership_survives_a_partition_and_the_merge() {
         return;
     };
     if !Path::new("/usr/sbin/corosync-cpgtool").exists() {
-        eprintln!("SKIPPED: corosync-cpgtool not installed");
+        cannot_run("corosync-cpgtool is not installed (apt install corosync)");
         return;
     }
     let mut c = Cluster::new(&hosts_layout("native"));

@@ -9,11 +9,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::lab::Lab;
-use common::{Cluster, Layout, PATIENCE};
+use common::{Cluster, Layout, PATIENCE, cannot_run, our_binary};
 
 const CMAPCTL: &str = "/usr/sbin/corosync-cmapctl";
 const QUORUMTOOL: &str = "/usr/sbin/corosync-quorumtool";
@@ -22,23 +22,11 @@ const CFGTOOL: &str = "/usr/sbin/corosync-cfgtool";
 fn debian_tools() -> bool {
     for tool in [CMAPCTL, QUORUMTOOL, CFGTOOL] {
         if !Path::new(tool).exists() {
-            eprintln!("SKIPPED: {tool} not installed (apt install corosync)");
+            cannot_run(&format!("{tool} is not installed (apt install corosync)"));
             return false;
         }
     }
     true
-}
-
-/// A workspace binary built next to this test.
-fn ours(name: &str) -> String {
-    let exe = std::env::current_exe().expect("test executable");
-    let bin: PathBuf = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join(name);
-    assert!(bin.exists(), "{} is not built", bin.display());
-    bin.display().to_string()
 }
 
 fn layout(count: u32) -> Layout {
@@ -108,7 +96,7 @@ impl Veto {
     fn start(lab: &Lab, h: u32) -> Self {
         let child = std::process::Command::new("ip")
             .args(["netns", "exec", &lab.host(h)])
-            .arg(ours("ais-cfgtool"))
+            .arg(our_binary("ais-cfgtool"))
             .args(["--veto-shutdown"])
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -165,7 +153,7 @@ fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
         find("runtime.config.totem.token").map(|e| e.1),
         Some("u32".into())
     );
-    let our_listing = run_until(&lab, 1, &ours("ais-cmapctl"), &[], |o| !o.is_empty());
+    let our_listing = run_until(&lab, 1, &our_binary("ais-cmapctl"), &[], |o| !o.is_empty());
     assert_eq!(
         cmap_listing(&our_listing)
             .iter()
@@ -218,21 +206,21 @@ fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
     );
     let (got, _) = lab.run(1, CMAPCTL, &["-g", "totem.cluster_name"]);
     assert_eq!(got.trim(), "totem.cluster_name (str) = test");
-    let (got, _) = lab.run(1, &ours("ais-cmapctl"), &["-g", "totem.cluster_name"]);
+    let (got, _) = lab.run(1, &our_binary("ais-cmapctl"), &["-g", "totem.cluster_name"]);
     assert_eq!(got.trim(), "totem.cluster_name (str) = test");
 
     // A key set with corosync's tool is seen by ours, and read-only keys are refused.
     let (_, code) = lab.run(1, CMAPCTL, &["-s", "test.key", "u32", "42"]);
     assert_eq!(code, 0);
-    let (got, _) = lab.run(1, &ours("ais-cmapctl"), &["-g", "test.key"]);
+    let (got, _) = lab.run(1, &our_binary("ais-cmapctl"), &["-g", "test.key"]);
     assert_eq!(got.trim(), "test.key (u32) = 42");
     let (_, code) = lab.run(
         1,
-        &ours("ais-cmapctl"),
+        &our_binary("ais-cmapctl"),
         &["-s", "runtime.votequorum.this_node_id", "u32", "9"],
     );
     assert_ne!(code, 0, "a read-only key must be refused");
-    let (_, code) = lab.run(1, &ours("ais-cmapctl"), &["-d", "test.key"]);
+    let (_, code) = lab.run(1, &our_binary("ais-cmapctl"), &["-d", "test.key"]);
     assert_eq!(code, 0);
     let (got, code) = lab.run(1, CMAPCTL, &["-g", "test.key"]);
     assert_ne!(
@@ -245,7 +233,7 @@ fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
         let theirs = run_until(&lab, h, QUORUMTOOL, &["-s"], |o| {
             o.contains("Quorate:          Yes")
         });
-        let mine = run_until(&lab, h, &ours("ais-quorumtool"), &["-s"], |o| {
+        let mine = run_until(&lab, h, &our_binary("ais-quorumtool"), &["-s"], |o| {
             o.contains("Quorate:")
         });
         assert_eq!(
@@ -255,7 +243,7 @@ fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
         );
         assert!(theirs.contains(&format!("Node ID:          {h}")));
         let (theirs, _) = lab.run(h, QUORUMTOOL, &["-l"]);
-        let (mine, _) = lab.run(h, &ours("ais-quorumtool"), &["-l"]);
+        let (mine, _) = lab.run(h, &our_binary("ais-quorumtool"), &["-l"]);
         assert_eq!(mine, theirs, "ais-quorumtool -l on host {h}");
     }
 
@@ -271,14 +259,14 @@ fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
         theirs.contains("nodeid:          2:\tlocalhost"),
         "{theirs}"
     );
-    let (mine, _) = lab.run(2, &ours("ais-cfgtool"), &["-s"]);
+    let (mine, _) = lab.run(2, &our_binary("ais-cfgtool"), &["-s"]);
     assert_eq!(mine, theirs, "ais-cfgtool -s");
     let (theirs, _) = lab.run(2, CFGTOOL, &["-n"]);
-    let (mine, _) = lab.run(2, &ours("ais-cfgtool"), &["-n"]);
+    let (mine, _) = lab.run(2, &our_binary("ais-cfgtool"), &["-n"]);
     assert_eq!(mine, theirs, "ais-cfgtool -n");
     let (theirs, _) = lab.run(2, CFGTOOL, &["-a", "3"]);
     assert_eq!(theirs.trim(), "10.77.0.3");
-    let (mine, _) = lab.run(2, &ours("ais-cfgtool"), &["-a", "3"]);
+    let (mine, _) = lab.run(2, &our_binary("ais-cfgtool"), &["-a", "3"]);
     assert_eq!(mine, theirs, "ais-cfgtool -a");
 
     // Host 3 is cut off: the others show it down.
@@ -287,7 +275,7 @@ fn corosync_tools_and_ours_agree_on_a_three_node_cluster() {
     let theirs = run_until(&lab, 1, CFGTOOL, &["-s"], |o| {
         o.contains("nodeid:          3:\tdisconnected")
     });
-    let (mine, _) = lab.run(1, &ours("ais-cfgtool"), &["-s"]);
+    let (mine, _) = lab.run(1, &our_binary("ais-cfgtool"), &["-s"]);
     assert_eq!(mine, theirs, "ais-cfgtool -s with a node down");
     lab.set_link(3, 0, true);
     c.wait_members(&[1, 2, 3], &[1, 2, 3]);
@@ -339,7 +327,7 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
         c.write_config(id, &six, &key);
     }
     lab.start(&mut c, 6);
-    let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-R"]);
+    let (out, code) = lab.run(1, &our_binary("ais-cfgtool"), &["-R"]);
     assert_eq!(code, 0, "ais-cfgtool -R: {out}");
     let all = [1, 2, 3, 4, 5, 6];
     c.wait_members(&all, &all);
@@ -364,7 +352,7 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
     )
     .expect("write");
     let before = c.membership_count(2);
-    let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-R"]);
+    let (out, code) = lab.run(1, &our_binary("ais-cfgtool"), &["-R"]);
     assert_eq!(code, 0, "node 1's own reload worked: {out}");
     let message = run_until(
         &lab,
@@ -377,7 +365,7 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
         message.contains(&format!("{}:5:", path.display())),
         "the refusal names file:line: {message}"
     );
-    let (out, code) = lab.run(2, &ours("ais-cfgtool"), &["-R"]);
+    let (out, code) = lab.run(2, &our_binary("ais-cfgtool"), &["-R"]);
     assert_ne!(code, 0);
     assert!(
         out.contains("ERROR from reload:") && out.contains("tokken"),
@@ -387,7 +375,7 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
     assert_eq!(token.trim(), "runtime.config.totem.token (u32) = 2900");
     assert_eq!(c.membership_count(2), before, "nothing changed on node 2");
     std::fs::write(&path, good).expect("write");
-    let (_, code) = lab.run(2, &ours("ais-cfgtool"), &["-R"]);
+    let (_, code) = lab.run(2, &our_binary("ais-cfgtool"), &["-R"]);
     assert_eq!(code, 0);
     let (gone, code) = lab.run(2, CMAPCTL, &["-g", "config.reload_error_message"]);
     assert_ne!(code, 0, "the error is cleared by a good reload: {gone}");
@@ -406,7 +394,7 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
     );
     assert_ne!(with_file, text, "the layout has a logging section");
     std::fs::write(&path, with_file).expect("write");
-    let (out, code) = lab.run(4, &ours("ais-cfgtool"), &["-R"]);
+    let (out, code) = lab.run(4, &our_binary("ais-cfgtool"), &["-R"]);
     assert_eq!(code, 0, "{out}");
     let start = Instant::now();
     loop {
@@ -426,7 +414,7 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
     // file is opened under the configured name.
     let rotated = logfile.with_extension("log.1");
     std::fs::rename(&logfile, &rotated).expect("rotate");
-    let (out, code) = lab.run(4, &ours("ais-cfgtool"), &["-L"]);
+    let (out, code) = lab.run(4, &our_binary("ais-cfgtool"), &["-L"]);
     assert_eq!(code, 0, "{out}");
     let start = Instant::now();
     while !std::fs::read_to_string(&logfile)
@@ -437,10 +425,10 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::fs::write(&path, text).expect("write");
-    let (_, code) = lab.run(4, &ours("ais-cfgtool"), &["-R"]);
+    let (_, code) = lab.run(4, &our_binary("ais-cfgtool"), &["-R"]);
     assert_eq!(code, 0);
     let before = std::fs::read_to_string(&logfile).expect("logfile").len();
-    let (_, code) = lab.run(4, &ours("ais-cfgtool"), &["-R"]);
+    let (_, code) = lab.run(4, &our_binary("ais-cfgtool"), &["-R"]);
     assert_eq!(code, 0);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
@@ -458,14 +446,14 @@ fn shutdown_honours_a_veto_unless_forced_and_kill_stops_a_node() {
         return;
     };
     let veto = Veto::start(&lab, 2);
-    let (out, code) = lab.run(2, &ours("ais-cfgtool"), &["-H"]);
+    let (out, code) = lab.run(2, &our_binary("ais-cfgtool"), &["-H"]);
     assert_ne!(code, 0, "vetoed: {out}");
     assert_eq!(c.members(2).as_deref(), Some(&[1, 2, 3][..]));
-    let (out, code) = lab.run(2, &ours("ais-cfgtool"), &["-H", "--force"]);
+    let (out, code) = lab.run(2, &our_binary("ais-cfgtool"), &["-H", "--force"]);
     assert_eq!(code, 0, "{out}");
     c.wait_members(&[1, 3], &[1, 3]);
     drop(veto);
-    let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-k", "3"]);
+    let (out, code) = lab.run(1, &our_binary("ais-cfgtool"), &["-k", "3"]);
     assert_eq!(code, 0, "{out}");
     c.wait_members(&[1], &[1]);
 }
@@ -478,7 +466,7 @@ fn a_cluster_wide_shutdown_stops_every_node_whose_clients_agree() {
         return;
     };
     let veto = Veto::start(&lab, 3);
-    let (out, code) = lab.run(1, &ours("ais-cfgtool"), &["-H", "--all"]);
+    let (out, code) = lab.run(1, &our_binary("ais-cfgtool"), &["-H", "--all"]);
     assert_eq!(code, 0, "node 1 had no objection: {out}");
     assert!(out.contains("on every node"), "{out}");
     for h in [1, 2] {

@@ -9,13 +9,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::lab::Lab;
-use common::{Cluster, Layout, PATIENCE};
+use common::{Cluster, Layout, PATIENCE, cannot_run, our_binary};
 
 const QUORUMTOOL: &str = "/usr/sbin/corosync-quorumtool";
 
@@ -31,21 +31,11 @@ fn debian_tools() -> bool {
     if Path::new(QUORUMTOOL).exists() {
         true
     } else {
-        eprintln!("SKIPPED: {QUORUMTOOL} not installed (apt install corosync)");
+        cannot_run(&format!(
+            "{QUORUMTOOL} is not installed (apt install corosync)"
+        ));
         false
     }
-}
-
-/// A workspace binary built next to this test.
-fn sibling_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .join(name);
-    assert!(bin.exists(), "{} is not built", bin.display());
-    bin
 }
 
 /// `Key: value` of quorumtool's status listing.
@@ -181,7 +171,7 @@ fn a_three_two_split_leaves_only_the_majority_quorate() {
     let ours = Monitor::start(
         &lab,
         5,
-        &sibling_binary("ais-quorumtool"),
+        Path::new(&our_binary("ais-quorumtool")),
         &["-m", "--json"],
     );
     let (their_mark, our_mark) = (theirs.mark(), ours.mark());

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use super::{Cluster, Layout};
+use super::{Cluster, Layout, cannot_run, node_name};
 
 /// A switch namespace with one bridge per link and `hosts` host namespaces.
 pub struct Lab {
@@ -29,7 +29,7 @@ impl Lab {
     /// Builds the lab, or says why it cannot and returns None.
     pub fn new(tag: &str, hosts: u32, links: u32) -> Option<Self> {
         if !rustix::process::geteuid().is_root() {
-            eprintln!("SKIPPED: network-namespace tests need root (ip netns, veth, bridges)");
+            cannot_run("network-namespace tests need root (ip netns, veth, bridges)");
             return None;
         }
         let prefix = format!("ais{tag}{}", std::process::id() % 100_000);
@@ -46,7 +46,7 @@ impl Lab {
             .stderr(std::process::Stdio::null())
             .status();
         if !ip(&["netns", "add", &sw]) {
-            eprintln!("SKIPPED: `ip netns add` is not permitted here");
+            cannot_run("`ip netns add` is not permitted here");
             return None;
         }
         let lab = Self { prefix, hosts };
@@ -209,6 +209,7 @@ impl Layout {
             ipc_prefixed: false,
             ipc_type: "native",
             extra_sections: String::new(),
+            name: node_name,
         }
     }
 }

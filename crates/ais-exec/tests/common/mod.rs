@@ -54,6 +54,35 @@ pub struct Layout {
     pub ipc_type: &'static str,
     /// Whole sections appended to the file (`quorum {}`, …).
     pub extra_sections: String,
+    /// `nodelist.node.name` of node `n` (Pacemaker takes its node names from there).
+    pub name: fn(u32) -> String,
+}
+
+/// The node names tests use unless they need others: `node1`, `node2`, …
+pub fn node_name(n: u32) -> String {
+    format!("node{n}")
+}
+
+/// When a test cannot run here (no root, no namespaces, a missing package): under CI
+/// (`CI` set) it fails, since there it must run; elsewhere it says why and skips.
+pub fn cannot_run(why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "this test must run under CI, but {why}"
+    );
+    eprintln!("SKIPPED: {why}");
+}
+
+/// One of this workspace's binaries, built beside the test executable (`target/<profile>/`).
+pub fn our_binary(name: &str) -> String {
+    let exe = std::env::current_exe().expect("test executable");
+    let bin: PathBuf = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join(name);
+    assert!(bin.exists(), "{} is not built", bin.display());
+    bin.display().to_string()
 }
 
 impl Layout {
@@ -71,6 +100,7 @@ impl Layout {
             ipc_prefixed: true,
             ipc_type: "native",
             extra_sections: String::new(),
+            name: node_name,
         }
     }
 }
@@ -123,7 +153,8 @@ impl Cluster {
                 .map(|a| format!("        ring1_addr: {}\n", a(n)))
                 .unwrap_or_default();
             nodes += &format!(
-                "    node {{\n        nodeid: {n}\n        name: node{n}\n        ring0_addr: {}\n{ring1}    }}\n",
+                "    node {{\n        nodeid: {n}\n        name: {}\n        ring0_addr: {}\n{ring1}    }}\n",
+                (layout.name)(n),
                 (layout.addr)(n)
             );
         }
