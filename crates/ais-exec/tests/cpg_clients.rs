@@ -14,32 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use common::lab::Lab;
-use common::{Cluster, Layout, cannot_run};
+use common::{Cluster, Layout, build_c_client, cannot_run};
 
 fn hosts_layout(ipc_type: &'static str) -> Layout {
     Layout {
         ipc_type,
         ..Layout::hosts(3)
     }
-}
-
-/// Builds `cpg_order` against the system's libcpg, or says why it cannot.
-fn build_cpg_order(dir: &Path) -> Option<PathBuf> {
-    if !Path::new("/usr/include/corosync/cpg.h").exists() {
-        cannot_run("libcpg headers are missing (apt-get install libcpg-dev)");
-        return None;
-    }
-    let out = dir.join("cpg_order");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/cpg_order.c");
-    let status = Command::new("cc")
-        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&out)
-        .arg(&source)
-        .arg("-lcpg")
-        .status()
-        .expect("run cc");
-    assert!(status.success(), "cpg_order.c does not build");
-    Some(out)
 }
 
 fn in_host(lab: &Lab, h: u32, program: &Path, args: &[&str]) -> Child {
@@ -76,7 +57,7 @@ fn libcpg_clients_agree(tag: &str, ipc_type: &'static str) {
         return;
     };
     let mut c = Cluster::new(&hosts_layout(ipc_type));
-    let Some(cpg_order) = build_cpg_order(c.dir.path()) else {
+    let Some(cpg_order) = build_c_client(c.dir.path(), "cpg_order", "cpg") else {
         return;
     };
     for h in 1..=3 {
@@ -210,7 +191,7 @@ fn group_membership_survives_a_partition_and_the_merge() {
         return;
     }
     let mut c = Cluster::new(&hosts_layout("native"));
-    let Some(cpg_order) = build_cpg_order(c.dir.path()) else {
+    let Some(cpg_order) = build_c_client(c.dir.path(), "cpg_order", "cpg") else {
         return;
     };
     for h in 1..=3 {

@@ -73,6 +73,29 @@ pub fn cannot_run(why: &str) {
     eprintln!("SKIPPED: {why}");
 }
 
+/// Builds `tests/c/<name>.c` against Debian's `lib<library>` (the `lib<library>-dev`
+/// package), or says why it cannot (and fails under CI).
+pub fn build_c_client(dir: &Path, name: &str, library: &str) -> Option<PathBuf> {
+    let header = format!("/usr/include/corosync/{library}.h");
+    if !Path::new(&header).exists() {
+        cannot_run(&format!(
+            "{header} is missing (apt-get install lib{library}-dev)"
+        ));
+        return None;
+    }
+    let out = dir.join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
+    let status = Command::new("cc")
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .arg(format!("-l{library}"))
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "{name}.c does not build");
+    Some(out)
+}
+
 /// One of this workspace's binaries, built beside the test executable (`target/<profile>/`).
 pub fn our_binary(name: &str) -> String {
     let exe = std::env::current_exe().expect("test executable");
