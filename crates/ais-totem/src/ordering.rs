@@ -345,7 +345,11 @@ impl Totem {
         }
         if self.tok.held.is_some() {
             self.send_on_held_token(now);
-        } else if self.tok.seq_unchanged > self.config.seqno_unchanged_const
+        } else if self.ring.id.rep != self.me
+            // The representative counts each idle rotation before the others, so it holds
+            // once my count reaches the threshold, a rotation before my count passes it
+            // (corosync's `my_token_held`: `>` for the representative, `>=` for the rest).
+            && self.tok.seq_unchanged >= self.config.seqno_unchanged_const
             && !self.tok.hold_cancel_sent
         {
             self.tok.hold_cancel_sent = true;

@@ -567,3 +567,34 @@ fn the_operator_counters_follow_the_membership_protocol() {
         assert_eq!(s.continuous_gather, 0, "{s:?}");
     }
 }
+
+/// The first hold after activity: the representative counts the idle rotation before the
+/// others do (it sees the token first), so it already holds while another member's count
+/// is one short. corosync's rule (`message_handler_orf_token`) makes every other member
+/// treat the token as held one visit earlier (`>=`, the representative `>`); without it, a
+/// message queued on another member in that first hold waits out the whole `hold` timer,
+/// and a request-reply exchange (Pacemaker's join) waits it twice.
+#[test]
+fn a_message_queued_elsewhere_during_the_first_hold_cancels_it() {
+    let mut c = formed(3);
+    c.nodes[1]
+        .submit(c.now, Bytes::from_static(b"burst"), Order::Agreed)
+        .unwrap();
+    c.drain(1);
+    assert!(c.run_until(Duration::from_secs(5), |c| {
+        c.delivered_count.iter().all(|d| *d == 1)
+    }));
+    assert!(
+        c.run_until(Duration::from_secs(5), |c| c.nodes[0].tok.held.is_some()),
+        "the representative holds the idle ring's token"
+    );
+    c.nodes[1]
+        .submit(c.now, Bytes::from_static(b"reply"), Order::Agreed)
+        .unwrap();
+    let out = drain(&mut c.nodes[1]);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Out::Sent(Dest::Ring, Packet::TokenHoldCancel { .. }))),
+        "node 2 asks for the held token at once: {out:?}"
+    );
+}
