@@ -319,8 +319,16 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
     let (token, _) = lab.run(3, CMAPCTL, &["-g", "runtime.config.totem.token"]);
     assert_eq!(token.trim(), "runtime.config.totem.token (u32) = 2450");
 
+    // A client (Pacemaker does this) admits a group at runtime; the reload must keep it.
+    let (out, code) = lab.run(3, CMAPCTL, &["-s", "uidgid.gid.4242", "u8", "1"]);
+    assert_eq!(code, 0, "{out}");
+
     let six = Layout {
         token_ms: 300,
+        extra_sections: format!(
+            "{}uidgid {{\n    uid: 1000\n    gid: root\n}}\n",
+            layout(6).extra_sections
+        ),
         ..layout(6)
     };
     for id in 1..=6 {
@@ -331,6 +339,15 @@ fn reload_applies_a_new_token_and_a_new_node_and_refuses_a_broken_file() {
     assert_eq!(code, 0, "ais-cfgtool -R: {out}");
     let all = [1, 2, 3, 4, 5, 6];
     c.wait_members(&all, &all);
+    // The new uidgid section, under corosync's numeric read-only names, beside the
+    // runtime entry.
+    let admitted = run_until(&lab, 3, CMAPCTL, &["uidgid"], |o| {
+        o.contains("uidgid.config.")
+    });
+    assert_eq!(
+        admitted,
+        "uidgid.config.gid.0 (u8) = 1\nuidgid.config.uid.1000 (u8) = 1\nuidgid.gid.4242 (u8) = 1\n"
+    );
     for h in 1..=6 {
         // token 300 + 4 × 650 for six nodes, on the reloaded nodes and the new one alike.
         let (token, _) = lab.run(h, CMAPCTL, &["-g", "runtime.config.totem.token"]);
