@@ -35,6 +35,9 @@ const FORMING: Duration = Duration::from_secs(120);
 const STEP: Duration = Duration::from_secs(60);
 
 const PACEMAKERD: &str = "/usr/sbin/pacemakerd";
+const CRM_MON: &str = "/usr/sbin/crm_mon";
+const CRM_ATTRIBUTE: &str = "/usr/sbin/crm_attribute";
+const CIBADMIN: &str = "/usr/sbin/cibadmin";
 const DUMMY: &str = "/usr/lib/ocf/resource.d/pacemaker/Dummy";
 const COROSYNC_CFGTOOL: &str = "/usr/sbin/corosync-cfgtool";
 
@@ -260,7 +263,7 @@ impl PacemakerCluster {
 
     /// `crm_mon` on host `n`, parsed; `None` while it cannot answer.
     fn status(&self, n: u32) -> Option<Status> {
-        let out = self.host(n).run("crm_mon", &["-1", "--output-as=xml"]);
+        let out = self.host(n).run(CRM_MON, &["-1", "--output-as=xml"]);
         Status::parse(&String::from_utf8_lossy(&out.stdout))
     }
 
@@ -287,7 +290,7 @@ impl PacemakerCluster {
     fn report(&self) {
         for host in &self.hosts {
             let n = host.n;
-            let text = host.run("crm_mon", &["-1"]);
+            let text = host.run(CRM_MON, &["-1"]);
             eprintln!(
                 "--- n{n} crm_mon:\n{}{}",
                 String::from_utf8_lossy(&text.stdout),
@@ -310,7 +313,9 @@ fn prerequisites() -> Result<(), String> {
     for (path, package) in [
         (PACEMAKERD, "pacemaker"),
         (DUMMY, "pacemaker-resource-agents"),
-        ("/usr/sbin/crm_mon", "pacemaker-cli-utils"),
+        (CRM_MON, "pacemaker-cli-utils"),
+        (CRM_ATTRIBUTE, "pacemaker-cli-utils"),
+        (CIBADMIN, "pacemaker-cli-utils"),
         (COROSYNC_CFGTOOL, "corosync"),
     ] {
         if !Path::new(path).exists() {
@@ -397,12 +402,12 @@ fn pacemaker_runs_unchanged_on_aisexec() {
     // resource.
     run_ok(
         pm.host(1),
-        "crm_attribute",
+        CRM_ATTRIBUTE,
         &["-t", "crm_config", "-n", "stonith-enabled", "-v", "false"],
     );
     run_ok(
         pm.host(1),
-        "cibadmin",
+        CIBADMIN,
         &[
             "-C",
             "-o",
