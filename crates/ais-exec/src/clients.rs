@@ -2,11 +2,12 @@
 //! server's events and the services (corosync's `exec/ipc_glue.c`).
 
 use std::collections::BTreeSet;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 
 use ais_config::{Account, Config, IpcType, UidGid};
 use ais_ipc::{Access, Credentials, IpcMode, ServerConfig};
+use ais_services::cmap::{ACCESS_CONFIG_PREFIX, ACCESS_PREFIX};
 use ais_services::keys::Store;
 use ais_wire::ipc::{CmapValue, Errno, IPC_MSG_SIZE_MAX};
 
@@ -110,8 +111,8 @@ impl AccessPolicy {
     pub(crate) fn config_keys(&self) -> Vec<(String, CmapValue)> {
         let uids = self.config.uids.union(&self.dir_ids.uids);
         let gids = self.config.gids.union(&self.dir_ids.gids);
-        uids.map(|uid| format!("{UIDGID_CONFIG_PREFIX}uid.{uid}"))
-            .chain(gids.map(|gid| format!("{UIDGID_CONFIG_PREFIX}gid.{gid}")))
+        uids.map(|uid| format!("{ACCESS_CONFIG_PREFIX}uid.{uid}"))
+            .chain(gids.map(|gid| format!("{ACCESS_CONFIG_PREFIX}gid.{gid}")))
             .map(|key| (key, CmapValue::U8(1)))
             .collect()
     }
@@ -198,17 +199,14 @@ impl AccessPolicy {
     }
 }
 
-/// The prefix of the configuration's entries in cmap (read-only to clients).
-const UIDGID_CONFIG_PREFIX: &str = "uidgid.config.";
-
 /// Whether cmap admits the client now: one of corosync's four keys holds an 8-bit 1.
 fn admitted_in_cmap(keys: &Store, creds: &Credentials) -> bool {
     let (uid, gid) = (creds.uid, creds.gid);
     [
-        format!("uidgid.uid.{uid}"),
-        format!("{UIDGID_CONFIG_PREFIX}uid.{uid}"),
-        format!("uidgid.gid.{gid}"),
-        format!("{UIDGID_CONFIG_PREFIX}gid.{gid}"),
+        format!("{ACCESS_PREFIX}uid.{uid}"),
+        format!("{ACCESS_CONFIG_PREFIX}uid.{uid}"),
+        format!("{ACCESS_PREFIX}gid.{gid}"),
+        format!("{ACCESS_CONFIG_PREFIX}gid.{gid}"),
     ]
     .iter()
     .any(|key| keys.get(key) == Some(&CmapValue::U8(1)))
@@ -256,45 +254,19 @@ impl Kind {
 /// The id of a user or group name, through the system's name service (NSS: local files,
 /// LDAP, sssd, … as `/etc/nsswitch.conf` says), as `getent` finds it.
 fn lookup(kind: Kind, name: &str) -> Option<u32> {
-    let name = CString::new(name).ok()?;
     // Most entries fit in 1 KiB; a larger one (a group with many members) asks for more.
-    let mut buf = vec![0u8; 1024];
+    lookup_with_buffer(kind, name, 1024)
+}
+
+/// [`lookup`], starting from a buffer of `initial` bytes and doubling it while the entry
+/// does not fit (`ERANGE`), up to 1 MiB.
+fn lookup_with_buffer(kind: Kind, name: &str, initial: usize) -> Option<u32> {
+    let name = CString::new(name).ok()?;
+    let mut buf = vec![0u8; initial.max(1)];
     loop {
         let (rc, id) = match kind {
-            Kind::User => {
-                // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids); it is only
-                // read after getpwnam_r filled it and reported success.
-                let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-                let mut result: *mut libc::passwd = std::ptr::null_mut();
-                // SAFETY: `name` is a NUL-terminated string; `entry`, `buf` (with its true
-                // length) and `result` are valid for writes for the whole call.
-                let rc = unsafe {
-                    libc::getpwnam_r(
-                        name.as_ptr(),
-                        &mut entry,
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        &mut result,
-                    )
-                };
-                (rc, (!result.is_null()).then_some(entry.pw_uid))
-            }
-            Kind::Group => {
-                // SAFETY: as above, for `group`.
-                let mut entry: libc::group = unsafe { std::mem::zeroed() };
-                let mut result: *mut libc::group = std::ptr::null_mut();
-                // SAFETY: as above, with getgrnam_r.
-                let rc = unsafe {
-                    libc::getgrnam_r(
-                        name.as_ptr(),
-                        &mut entry,
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        &mut result,
-                    )
-                };
-                (rc, (!result.is_null()).then_some(entry.gr_gid))
-            }
+            Kind::User => getpwnam(&name, &mut buf),
+            Kind::Group => getgrnam(&name, &mut buf),
         };
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 2, 0);
@@ -302,6 +274,50 @@ fn lookup(kind: Kind, name: &str) -> Option<u32> {
         }
         return if rc == 0 { id } else { None };
     }
+}
+
+/// One `getpwnam_r` call with `buf` as its string space: its return code, and the uid when
+/// the user was found.
+fn getpwnam(name: &CStr, buf: &mut [u8]) -> (i32, Option<u32>) {
+    // SAFETY: `passwd` holds only raw pointers and integers, for which all-zero bytes are
+    // valid values; its fields are read only after getpwnam_r reported the entry found.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: `name` is NUL-terminated; `entry`, `result` and `buf` (passed with its own
+    // length) are valid for writes for the whole call, and nothing keeps their addresses
+    // after it (the entry's strings point into `buf`, and are not read).
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    (rc, (!result.is_null()).then_some(entry.pw_uid))
+}
+
+/// One `getgrnam_r` call with `buf` as its string space: its return code, and the gid when
+/// the group was found.
+fn getgrnam(name: &CStr, buf: &mut [u8]) -> (i32, Option<u32>) {
+    // SAFETY: `group` holds only raw pointers and integers, for which all-zero bytes are
+    // valid values; its fields are read only after getgrnam_r reported the entry found.
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: `name` is NUL-terminated; `entry`, `result` and `buf` (passed with its own
+    // length) are valid for writes for the whole call, and nothing keeps their addresses
+    // after it (the entry's name and member list point into `buf`, and are not read).
+    let rc = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    (rc, (!result.is_null()).then_some(entry.gr_gid))
 }
 
 #[cfg(test)]
@@ -379,6 +395,13 @@ mod tests {
         assert_eq!(lookup(Kind::User, "no-such-user-ais-test"), None);
         assert_eq!(lookup(Kind::Group, "no-such-group-ais-test"), None);
         assert_eq!(lookup(Kind::User, "nul\0inside"), None);
+        // An entry larger than the buffer: the call says ERANGE and the buffer grows.
+        assert_eq!(lookup_with_buffer(Kind::User, "root", 1), Some(0));
+        assert_eq!(lookup_with_buffer(Kind::Group, "root", 1), Some(0));
+        assert_eq!(
+            lookup_with_buffer(Kind::Group, "no-such-group-ais-test", 1),
+            None
+        );
         // The configuration's names come out as numbers; unknown ones admit nobody.
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::default();
