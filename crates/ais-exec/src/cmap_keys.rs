@@ -60,9 +60,10 @@ pub(crate) const CONFIG_PREFIXES: [&str; 6] = [
 /// on reload, and when the `uidgid.d` directory changed); `uidgid.uid.*` and
 /// `uidgid.gid.*`, which clients set, are left alone.
 pub(crate) fn uidgid_keys(keys: &mut Keys, entries: &[(String, CmapValue)]) {
-    keys.default.retain_prefixed("uidgid.config.", |k| {
-        entries.iter().any(|(key, _)| key == k)
-    });
+    keys.default
+        .retain_prefixed(ais_services::cmap::ACCESS_CONFIG_PREFIX, |k| {
+            entries.iter().any(|(key, _)| key == k)
+        });
     for (key, value) in entries {
         keys.default.set(key, value.clone());
     }

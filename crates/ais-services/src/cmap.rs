@@ -30,6 +30,9 @@ const TRACKERS_MAX: usize = 1024;
 /// The keys that admit local users and groups (`uidgid.uid.<uid>`, `uidgid.gid.<gid>`, and
 /// the configuration's read-only `uidgid.config.*`).
 pub const ACCESS_PREFIX: &str = "uidgid.";
+/// The configuration's entries among them (`uidgid.config.uid.<uid>`, `….gid.<gid>`): the
+/// daemon publishes them, clients may not change them.
+pub const ACCESS_CONFIG_PREFIX: &str = "uidgid.config.";
 
 /// One open iteration: the prefix and the last key returned.
 #[derive(Clone, Debug)]

@@ -346,7 +346,7 @@ pub const DEFAULT_READ_ONLY: &[&str] = &[
     "runtime.config.",
     "runtime.members.",
     "runtime.votequorum.",
-    "uidgid.config.",
+    crate::cmap::ACCESS_CONFIG_PREFIX,
     "totem.crypto_cipher",
     "totem.crypto_hash",
     "totem.secauth",
