@@ -61,6 +61,18 @@ fn formed(n_nodes: usize) -> Cluster {
     c
 }
 
+/// Node `from` multicasts `payload` (agreed) and every node delivers it, as its first
+/// message.
+fn deliver_everywhere(c: &mut Cluster, from: usize, payload: &'static [u8]) {
+    c.nodes[from]
+        .submit(c.now, Bytes::from_static(payload), Order::Agreed)
+        .unwrap();
+    c.drain(from);
+    assert!(c.run_until(Duration::from_secs(5), |c| {
+        c.delivered_count.iter().all(|d| *d == 1)
+    }));
+}
+
 #[test]
 fn a_new_processor_installs_a_singleton_above_its_persisted_seq_then_forms_alone() {
     let mut t = Totem::new(TotemConfig::new(n(1), 3), Persisted { ring_seq: 7 }, T0);
@@ -446,13 +458,7 @@ fn a_member_in_commit_returns_to_gather_on_a_join_newer_than_the_forming_ring() 
 #[test]
 fn a_token_behind_the_frames_already_sequenced_is_discarded_not_obeyed() {
     let mut c = formed(3);
-    c.nodes[0]
-        .submit(c.now, Bytes::from_static(b"m"), Order::Agreed)
-        .unwrap();
-    c.drain(0);
-    assert!(c.run_until(Duration::from_secs(5), |c| {
-        c.delivered_count.iter().all(|d| *d == 1)
-    }));
+    deliver_everywhere(&mut c, 0, b"m");
     let t = &mut c.nodes[1];
     drain(t);
     // Same ring, a fresh token_seq, but seq 0: sequencing from it would reuse seq 1.
@@ -577,13 +583,7 @@ fn the_operator_counters_follow_the_membership_protocol() {
 #[test]
 fn a_message_queued_elsewhere_during_the_first_hold_cancels_it() {
     let mut c = formed(3);
-    c.nodes[1]
-        .submit(c.now, Bytes::from_static(b"burst"), Order::Agreed)
-        .unwrap();
-    c.drain(1);
-    assert!(c.run_until(Duration::from_secs(5), |c| {
-        c.delivered_count.iter().all(|d| *d == 1)
-    }));
+    deliver_everywhere(&mut c, 1, b"burst");
     assert!(
         c.run_until(Duration::from_secs(5), |c| c.nodes[0].tok.held.is_some()),
         "the representative holds the idle ring's token"
