@@ -1130,3 +1130,6 @@ impl CpgEvent {
         out
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests;
