@@ -15,6 +15,7 @@
 //! another partition join with NODEUP.
 
 mod exec;
+mod iteration;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -24,8 +25,7 @@ use ais_wire::Order;
 use ais_wire::ipc::{
     ConfchgEvent, CpgAddress, CpgEvent, CpgName, CpgPayload, CpgReason, CpgRequest, CpgResponse,
     CsStatus, DeliverEvent, FragmentKind, Guarantee, IpcDecodeError, IterationDescription,
-    IterationHandle, IterationType, MemberList, PartialDeliverEvent, PartialFragment,
-    TotemConfchgEvent,
+    MemberList, PartialDeliverEvent, PartialFragment, TotemConfchgEvent,
 };
 use bytes::Bytes;
 
@@ -330,93 +330,6 @@ impl Cpg {
             c.fragments_since = None;
         }
         interrupted
-    }
-
-    fn iteration_start(
-        &mut self,
-        conn: ConnId,
-        group: &CpgName,
-        kind: IterationType,
-    ) -> CpgResponse {
-        let entries: VecDeque<IterationDescription> = match kind {
-            IterationType::NameOnly => self
-                .groups
-                .keys()
-                .map(|g| IterationDescription {
-                    group: g.clone(),
-                    nodeid: NodeId(0),
-                    pid: 0,
-                })
-                .collect(),
-            IterationType::OneGroup => self
-                .groups
-                .get(group)
-                .into_iter()
-                .flatten()
-                .map(|m| IterationDescription {
-                    group: group.clone(),
-                    nodeid: m.nodeid,
-                    pid: m.pid,
-                })
-                .collect(),
-            IterationType::All => self
-                .groups
-                .iter()
-                .flat_map(|(g, members)| {
-                    members.iter().map(|m| IterationDescription {
-                        group: g.clone(),
-                        nodeid: m.nodeid,
-                        pid: m.pid,
-                    })
-                })
-                .collect(),
-        };
-        let handle = self.next_iteration;
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return CpgResponse::IterationInitialize {
-                error: CsStatus::ERR_LIBRARY,
-                handle: IterationHandle(0),
-            };
-        };
-        if c.iterations.len() >= ITERATIONS_PER_CONN_MAX {
-            return CpgResponse::IterationInitialize {
-                error: CsStatus::ERR_NO_RESOURCES,
-                handle: IterationHandle(0),
-            };
-        }
-        self.next_iteration += 1;
-        c.iterations.insert(handle, entries);
-        CpgResponse::IterationInitialize {
-            error: CsStatus::OK,
-            handle: IterationHandle(handle),
-        }
-    }
-
-    fn iteration_next(&mut self, conn: ConnId, handle: IterationHandle) -> CpgResponse {
-        let entry = self
-            .conns
-            .get_mut(&conn)
-            .and_then(|c| c.iterations.get_mut(&handle.0))
-            .map(VecDeque::pop_front);
-        let empty = IterationDescription {
-            group: CpgName::default(),
-            nodeid: NodeId(0),
-            pid: 0,
-        };
-        match entry {
-            Some(Some(description)) => CpgResponse::IterationNext {
-                error: CsStatus::OK,
-                description,
-            },
-            Some(None) => CpgResponse::IterationNext {
-                error: CsStatus::ERR_NO_SECTIONS,
-                description: empty,
-            },
-            None => CpgResponse::IterationNext {
-                error: CsStatus::ERR_BAD_HANDLE,
-                description: empty,
-            },
-        }
     }
 
     /// A delivered join: the process is a member from here on, for every node.
