@@ -665,13 +665,22 @@ pub mod fuzzing {
             flags: 1,
         };
         s.handle_request(member, &join.to_vec(), 1 << 20);
-        // One client per endpoint: cpg, cfg, cmap, quorum, votequorum.
-        for endpoint in 0..Services::STANDARD_NAMES.len() {
-            s.handle_connect(
-                ConnId(2 + endpoint as u64),
-                endpoint,
-                Credentials::root(200 + endpoint as u32),
-            );
+        // Two clients per endpoint (cpg, cfg, cmap, quorum, votequorum): one of root's, one
+        // unprivileged (admitted by a uidgid entry), which cmap refuses some writes.
+        let clients = 2 * Services::STANDARD_NAMES.len() as u64;
+        for client in 0..clients {
+            let endpoint = (client / 2) as usize;
+            let pid = 200 + client as u32;
+            let credentials = if client % 2 == 0 {
+                Credentials::root(pid)
+            } else {
+                Credentials {
+                    pid,
+                    uid: 102,
+                    gid: 105,
+                }
+            };
+            s.handle_connect(ConnId(2 + client), endpoint, credentials);
         }
         let ring = RingId::new(me, 4);
         let members = vec![me, NodeId(2), NodeId(3)];
@@ -696,7 +705,6 @@ pub mod fuzzing {
                 payload: Bytes::copy_from_slice(chunk),
             };
             s.handle_delivery(&delivery);
-            let clients = Services::STANDARD_NAMES.len() as u64;
             s.handle_request(ConnId(2 + (i as u64 % clients)), chunk, 1 << 20);
             s.handle_tick(std::time::Duration::from_secs(i as u64));
             while s.poll_effect().is_some() {}
