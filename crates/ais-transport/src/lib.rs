@@ -17,7 +17,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ais_types::Instant;
+use ais_types::{Instant, LogLimit};
 
 use crate::crypto::{Crypto, OpenError};
 pub use crate::links::{LinkEvent, LinkMode};
@@ -620,40 +620,29 @@ enum Reject {
 
 /// Logs the first rejection of a kind at once, then at most one line per
 /// [`REJECT_LOG_INTERVAL`] with the number suppressed meanwhile.
-#[derive(Default)]
-struct RejectLog {
-    /// Per kind: when it was last logged, and how many were suppressed since.
-    kinds: BTreeMap<Reject, (Instant, u64)>,
+struct RejectLog(LogLimit<Reject>);
+
+impl Default for RejectLog {
+    fn default() -> Self {
+        Self(LogLimit::new(REJECT_LOG_INTERVAL))
+    }
 }
 
 impl RejectLog {
     fn log(&mut self, now: Instant, kind: Reject, message: impl FnOnce() -> String) {
-        match self.kinds.get_mut(&kind) {
-            Some((last, suppressed))
-                if now.saturating_duration_since(*last) < REJECT_LOG_INTERVAL =>
-            {
-                *suppressed += 1;
-            }
-            Some((last, suppressed)) => {
+        match self.0.allow(now, kind) {
+            Some(0) => tracing::warn!("{}", message()),
+            Some(suppressed) => {
                 tracing::warn!("{} ({} similar suppressed)", message(), suppressed);
-                *last = now;
-                *suppressed = 0;
             }
-            None => {
-                tracing::warn!("{}", message());
-                self.kinds.insert(kind, (now, 0));
-            }
+            None => {}
         }
     }
 
     /// Reports kinds whose suppressed count has waited a whole interval.
     fn flush(&mut self, now: Instant) {
-        for (kind, (last, suppressed)) in &mut self.kinds {
-            if *suppressed > 0 && now.saturating_duration_since(*last) >= REJECT_LOG_INTERVAL {
-                tracing::warn!(kind = ?kind, count = *suppressed, "more packets rejected");
-                *last = now;
-                *suppressed = 0;
-            }
+        for (kind, count) in self.0.overdue(now) {
+            tracing::warn!(kind = ?kind, count, "more packets rejected");
         }
     }
 }

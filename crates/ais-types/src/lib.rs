@@ -4,6 +4,10 @@
 //! processors are [`NodeId`]s, rings are [`RingId`]s and time is an [`Instant`] handed in by
 //! whoever drives the protocol (the daemon's clock or the simulator's virtual clock).
 
+mod log_limit;
+
+pub use log_limit::LogLimit;
+
 use std::fmt;
 use std::ops::{Add, Sub};
 use std::time::Duration;
