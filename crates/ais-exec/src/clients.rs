@@ -4,6 +4,9 @@
 use std::collections::BTreeSet;
 use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use ais_types::{Instant, LogLimit};
 
 use ais_config::{Account, Config, IpcType, UidGid};
 use ais_ipc::{Access, Credentials, IpcMode, ServerConfig};
@@ -17,9 +20,19 @@ pub(crate) const SERVICE_NAMES: [&str; 5] = ais_services::Services::STANDARD_NAM
 /// The endpoint number of `cmap` in [`SERVICE_NAMES`].
 pub(crate) const CMAP_ENDPOINT: usize = 2;
 
-/// Where corosync keeps extra `uidgid {}` files; ours, read at every connection so that a
-/// file dropped in takes effect at once, as corosync does.
+/// Where corosync keeps extra `uidgid {}` files; ours, read again when a client would be
+/// refused and the directory changed, so that a file dropped in takes effect at once, as
+/// corosync does.
 pub(crate) const UIDGID_DIR: &str = "/etc/ais/uidgid.d";
+
+/// The `uidgid.d` files are read at most this often while the directory itself is
+/// unchanged (a file edited in place counts within this), so that refused clients
+/// connecting in a loop do not make the daemon's loop read files and the account
+/// databases for each of them.
+const DIR_RECHECK: Duration = Duration::from_secs(1);
+
+/// At most one refusal warning per uid per this interval; the rest are counted.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Events queued in the daemon per client beyond what its channel holds. A client that falls
 /// this far behind is disconnected (and, in CPG, reported PROCDOWN) rather than growing the
@@ -57,7 +70,8 @@ pub(crate) fn ipc_prefix(config: &Config) -> String {
 /// `uidgid.uid.<uid>`, `uidgid.gid.<gid>` (what root's clients, as Pacemaker's
 /// `pacemakerd`, write at runtime) or the configuration's `uidgid.config.uid.<uid>`,
 /// `uidgid.config.gid.<gid>`, each an 8-bit 1; else a `uidgid {}` file of the `uidgid.d`
-/// directory, read again at each refusal so that a file dropped in counts at once.
+/// directory, read again before a refusal when the directory changed (a file dropped in
+/// counts at once) or was last read [`DIR_RECHECK`] ago.
 ///
 /// The configuration's and the directory's `uidgid {}` entries are resolved here (names
 /// through the system's name service) and published as `uidgid.config.*`, as corosync
@@ -72,6 +86,11 @@ pub(crate) struct AccessPolicy {
     unresolved: BTreeSet<String>,
     /// The directory's ids changed since [`AccessPolicy::take_changed`] was last asked.
     changed: bool,
+    /// When the directory was last read, and its modification time then.
+    dir_read: Option<(Instant, Option<SystemTime>)>,
+    /// Times the directory was read.
+    dir_reads: u64,
+    refusals: LogLimit<u32>,
 }
 
 /// Resolved user and group ids.
@@ -95,6 +114,9 @@ impl AccessPolicy {
             dir: dir.to_owned(),
             unresolved: BTreeSet::new(),
             changed: false,
+            dir_read: None,
+            dir_reads: 0,
+            refusals: LogLimit::new(REFUSAL_LOG_INTERVAL),
         };
         policy.reconfigure(config);
         policy
@@ -103,7 +125,7 @@ impl AccessPolicy {
     /// Takes a (re)loaded configuration's `uidgid {}` sections, and reads the directory.
     pub(crate) fn reconfigure(&mut self, config: &Config) {
         self.config = self.resolve(&config.uidgid, "the configuration");
-        self.read_dir();
+        self.read_dir(None);
         self.changed = false;
     }
 
@@ -124,29 +146,52 @@ impl AccessPolicy {
     }
 
     /// Whether the client may use the services; `keys` is cmap's default map as it is now.
-    pub(crate) fn decide(&mut self, service: usize, creds: &Credentials, keys: &Store) -> Access {
+    pub(crate) fn decide(
+        &mut self,
+        now: Instant,
+        service: usize,
+        creds: &Credentials,
+        keys: &Store,
+    ) -> Access {
         if creds.is_privileged() || admitted_in_cmap(keys, creds) || self.config.admits(creds) {
             return Access::Allow;
         }
-        self.read_dir();
+        let mtime = dir_mtime(&self.dir);
+        let stale = self.dir_read.is_none_or(|(read, seen)| {
+            seen != mtime || now.saturating_duration_since(read) >= DIR_RECHECK
+        });
+        if stale {
+            self.read_dir(Some(now));
+        }
         if self.dir_ids.admits(creds) {
             return Access::Allow;
         }
-        tracing::warn!(
-            service = SERVICE_NAMES.get(service).copied().unwrap_or("?"),
-            "refused IPC client pid {pid} uid {uid} gid {gid}: not root, and neither uid {uid} \
-             nor gid {gid} is admitted (a uidgid {{ uid: … gid: … }} section in the \
-             configuration or in {dir}, or root setting uidgid.uid.{uid} or \
-             uidgid.gid.{gid} to 1 in cmap)",
-            pid = creds.pid,
-            uid = creds.uid,
-            gid = creds.gid,
-            dir = self.dir.display(),
-        );
+        if let Some(held) = self.refusals.allow(now, creds.uid) {
+            tracing::warn!(
+                service = SERVICE_NAMES.get(service).copied().unwrap_or("?"),
+                "refused IPC client pid {pid} uid {uid} gid {gid}: not root, and neither uid \
+                 {uid} nor gid {gid} is admitted (a uidgid {{ uid: … gid: … }} section in the \
+                 configuration or in {dir}, or root setting uidgid.uid.{uid} or \
+                 uidgid.gid.{gid} to 1 in cmap){more}",
+                pid = creds.pid,
+                uid = creds.uid,
+                gid = creds.gid,
+                dir = self.dir.display(),
+                more = if held > 0 {
+                    format!("; {held} more refusals of uid {} not logged", creds.uid)
+                } else {
+                    String::new()
+                },
+            );
+        }
         Access::Deny(Errno::EACCES)
     }
 
-    fn read_dir(&mut self) {
+    /// Reads the directory's files; `now` is when (none at (re)configuration, so that the
+    /// first refusal reads it again).
+    fn read_dir(&mut self, now: Option<Instant>) {
+        self.dir_reads += 1;
+        self.dir_read = now.map(|now| (now, dir_mtime(&self.dir)));
         let mut ids = Ids::default();
         for (file, text) in read_dir_files(&self.dir) {
             match ais_config::parse_uidgid(&text, &file) {
@@ -210,6 +255,12 @@ fn admitted_in_cmap(keys: &Store, creds: &Credentials) -> bool {
     ]
     .iter()
     .any(|key| keys.get(key) == Some(&CmapValue::U8(1)))
+}
+
+/// The directory's modification time, which changes when a file is added, removed or
+/// renamed in it.
+fn dir_mtime(dir: &Path) -> Option<SystemTime> {
+    std::fs::metadata(dir).and_then(|m| m.modified()).ok()
 }
 
 fn read_dir_files(dir: &Path) -> Vec<(String, String)> {
@@ -340,18 +391,43 @@ mod tests {
         let mut config = Config::default();
         config.uidgid.uids.push(Account::Id(1000));
         let mut policy = AccessPolicy::new(&config, dir.path());
-        assert_eq!(policy.decide(0, &creds(0, 5), &keys), Access::Allow);
-        assert_eq!(policy.decide(0, &creds(7, 0), &keys), Access::Allow);
-        assert_eq!(policy.decide(0, &creds(1000, 5), &keys), Access::Allow);
         assert_eq!(
-            policy.decide(0, &creds(1001, 5), &keys),
+            policy.decide(Instant::ZERO, 0, &creds(0, 5), &keys),
+            Access::Allow
+        );
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(7, 0), &keys),
+            Access::Allow
+        );
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(1000, 5), &keys),
+            Access::Allow
+        );
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(1001, 5), &keys),
             Access::Deny(Errno::EACCES)
         );
         assert!(!policy.take_changed());
         // A file dropped into the directory counts at once, and its ids are published.
         std::fs::write(dir.path().join("app"), "uidgid {\n  gid: 5\n}\n").unwrap();
-        assert_eq!(policy.decide(0, &creds(1001, 5), &keys), Access::Allow);
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(1001, 5), &keys),
+            Access::Allow
+        );
         assert!(policy.take_changed());
+        // Refused clients in a loop do not read the directory for each: once per change
+        // of the directory, or per DIR_RECHECK.
+        let reads = policy.dir_reads;
+        for _ in 0..1000 {
+            assert_eq!(
+                policy.decide(Instant::ZERO, 0, &creds(1002, 6), &keys),
+                Access::Deny(Errno::EACCES)
+            );
+        }
+        assert_eq!(policy.dir_reads, reads);
+        let later = Instant::ZERO + DIR_RECHECK;
+        policy.decide(later, 0, &creds(1002, 6), &keys);
+        assert_eq!(policy.dir_reads, reads + 1);
         assert_eq!(
             policy.config_keys(),
             [
@@ -369,23 +445,44 @@ mod tests {
         let mut policy = AccessPolicy::new(&Config::default(), dir.path());
         let mut keys = Store::default();
         let refused = Access::Deny(Errno::EACCES);
-        assert_eq!(policy.decide(0, &creds(102, 105), &keys), refused);
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(102, 105), &keys),
+            refused
+        );
         keys.set("uidgid.gid.105", CmapValue::U8(1));
-        assert_eq!(policy.decide(0, &creds(102, 105), &keys), Access::Allow);
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(102, 105), &keys),
+            Access::Allow
+        );
         keys.delete("uidgid.gid.105");
-        assert_eq!(policy.decide(0, &creds(102, 105), &keys), refused);
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(102, 105), &keys),
+            refused
+        );
         keys.set("uidgid.uid.102", CmapValue::U8(1));
-        assert_eq!(policy.decide(0, &creds(102, 105), &keys), Access::Allow);
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(102, 105), &keys),
+            Access::Allow
+        );
         // corosync admits on an 8-bit 1 only: other values or types do not count.
         for value in [CmapValue::U8(0), CmapValue::U8(2), CmapValue::U32(1)] {
             keys.set("uidgid.uid.102", value);
-            assert_eq!(policy.decide(0, &creds(102, 105), &keys), refused);
+            assert_eq!(
+                policy.decide(Instant::ZERO, 0, &creds(102, 105), &keys),
+                refused
+            );
         }
         keys.set("uidgid.config.uid.102", CmapValue::U8(1));
-        assert_eq!(policy.decide(0, &creds(102, 105), &keys), Access::Allow);
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(102, 105), &keys),
+            Access::Allow
+        );
         keys.delete("uidgid.config.uid.102");
         keys.set("uidgid.config.gid.105", CmapValue::U8(1));
-        assert_eq!(policy.decide(0, &creds(102, 105), &keys), Access::Allow);
+        assert_eq!(
+            policy.decide(Instant::ZERO, 0, &creds(102, 105), &keys),
+            Access::Allow
+        );
     }
 
     #[test]

@@ -138,6 +138,7 @@ impl Daemon {
             let deadline = [
                 self.totem.poll_timeout(),
                 self.transport.poll_timeout(),
+                self.ipc.poll_timeout(),
                 clients_waiting,
                 Some(tick_due),
             ]
@@ -166,6 +167,7 @@ impl Daemon {
                 );
             }
 
+            self.ipc.handle_timeout(now);
             let mut ready: Vec<usize> = std::mem::take(&mut unfinished);
             for event in &events {
                 if event.token() == SIGNALS {
@@ -191,7 +193,7 @@ impl Daemon {
                     let keys = &self.services.keys().default;
                     self.ipc
                         .handle_ready(poll.registry(), event, &mut |service, creds| {
-                            access.decide(service, creds, keys)
+                            access.decide(now, service, creds, keys)
                         });
                     if self.access.take_changed() {
                         self.publish_uidgid();
@@ -585,7 +587,7 @@ impl Daemon {
              rx_totem={} rx_invalid_digest={} rx_malformed={} rx_duplicate={} rx_misdirected={} rx_stale_epoch={} \
              rx_unknown_node={} link_up={} link_down={} | totem delivered={} configurations={} \
              rx_malformed={} retained_frames={} send_queue_bytes={} | ipc connections={} accepted={} refused={} malformed={} \
-             disconnected_slow={} requests={} events={} | services held={} syncs={} \
+             handshake_failed={} foreign_datagrams={} disconnected_slow={} requests={} events={} | services held={} syncs={} \
              syncs_aborted={}",
             self.totem.ring_id(),
             ids(self.totem.members()),
@@ -610,6 +612,8 @@ impl Daemon {
             self.ipc.stats().accepted,
             self.ipc.stats().refused,
             self.ipc.stats().malformed,
+            self.ipc.stats().handshake_failed,
+            self.ipc.stats().foreign_datagrams,
             self.ipc.stats().disconnected_slow,
             self.ipc.stats().requests,
             self.ipc.stats().events,

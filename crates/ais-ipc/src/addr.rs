@@ -137,6 +137,81 @@ pub(crate) fn recv_from(
     Ok((n as usize, from, from_len))
 }
 
+/// Turns on `SO_PASSCRED`: from now on the kernel attaches the sender's credentials to
+/// every datagram `fd` receives, whether or not the sender sent them (a sender may only
+/// send its own, short of `CAP_SYS_ADMIN`/`CAP_SETUID`).
+pub(crate) fn set_passcred(fd: RawFd) -> io::Result<()> {
+    setsockopt_int(fd, libc::SO_PASSCRED, 1)
+}
+
+/// One datagram received by [`recv_with_creds`].
+pub(crate) struct Datagram {
+    /// Its real length (`MSG_TRUNC`), which may exceed the buffer.
+    pub(crate) len: usize,
+    /// The address the sender was bound to.
+    pub(crate) from: libc::sockaddr_un,
+    /// The length of `from`.
+    pub(crate) from_len: libc::socklen_t,
+    /// The sending process, as the kernel reports it (`SCM_CREDENTIALS`; needs
+    /// [`set_passcred`] on `fd`); `None` if no credentials came with it.
+    pub(crate) pid: Option<u32>,
+}
+
+/// Receives one datagram into `buf` without blocking, with its sender's address and, when
+/// `fd` has `SO_PASSCRED`, the sending process.
+pub(crate) fn recv_with_creds(fd: RawFd, buf: &mut [u8]) -> io::Result<Datagram> {
+    // Room for one SCM_CREDENTIALS message, aligned for cmsghdr.
+    #[repr(C)]
+    union CmsgBuf {
+        _align: libc::cmsghdr,
+        bytes: [u8; 64],
+    }
+    // SAFETY: sockaddr_un is plain old data; all zeroes is a valid value.
+    let mut from: libc::sockaddr_un = unsafe { mem::zeroed() };
+    let mut control = CmsgBuf { bytes: [0; 64] };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain old data; all zeroes is a valid value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = (&raw mut from).cast();
+    msg.msg_namelen = SUN_LEN;
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = (&raw mut control).cast();
+    msg.msg_controllen = size_of::<CmsgBuf>();
+    // SAFETY: every pointer in `msg` refers to a live, writable buffer of the given length.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_DONTWAIT | libc::MSG_TRUNC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut pid = None;
+    // SAFETY: `msg` was filled by recvmsg; CMSG_FIRSTHDR/CMSG_NXTHDR stay within
+    // `msg_controllen`, and CMSG_DATA of an SCM_CREDENTIALS header holds a ucred (read
+    // unaligned: the kernel only aligns the header).
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
+                && (*cmsg).cmsg_len as usize
+                    >= libc::CMSG_LEN(size_of::<libc::ucred>() as u32) as usize
+            {
+                let cred = libc::CMSG_DATA(cmsg).cast::<libc::ucred>().read_unaligned();
+                pid = u32::try_from(cred.pid).ok();
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(Datagram {
+        len: n as usize,
+        from,
+        from_len: msg.msg_namelen,
+        pid,
+    })
+}
+
 /// Sets `SO_SNDBUF` and `SO_RCVBUF` to `size`, with the `*FORCE` variants when permitted
 /// (root), so that datagrams of `max_msg_size` fit although `net.core.wmem_max` is lower.
 pub(crate) fn set_buffers(fd: RawFd, size: u32) {

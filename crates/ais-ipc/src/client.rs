@@ -492,6 +492,7 @@ fn ring_error(e: RingError) -> ClientError {
         RingError::Full => ClientError::TryAgain,
         RingError::TooLarge => ClientError::Protocol("message exceeds the ring".into()),
         RingError::Corrupt(what) => ClientError::Protocol(what.into()),
+        RingError::Truncated => ClientError::Protocol("a ring file was truncated".into()),
     }
 }
 

@@ -24,8 +24,12 @@ mod addr;
 pub mod client;
 mod ring;
 mod server;
+mod sigbus;
 
-pub use server::{Access, ConnStats, IpcServer, IpcStats, ServerConfig, ServerEvent, TOKEN_SPAN};
+pub use server::{
+    Access, ConnStats, HANDSHAKE_DEADLINE, IpcServer, IpcStats, ServerConfig, ServerEvent,
+    TOKEN_SPAN,
+};
 
 /// The transport a server offers to its clients.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -17,8 +17,10 @@
 //!   after the magic is stored; the consumer takes one unit per chunk before reading it
 //!   (libqb's "ring full" test relies on the count when `read_pt == write_pt`).
 //!
-//! Not guarded: a peer that truncates a data file makes our accesses fault (SIGBUS), as with
-//! libqb itself; the files are owned by the client, so only the client can do this.
+//! - The files belong to the client, which may truncate them under us. The creator's
+//!   mappings are registered with [`crate::sigbus`]: a truncated file's mapping turns into
+//!   zero pages instead of killing the daemon, and the next operation on the ring fails
+//!   with [`RingError::Truncated`].
 
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
@@ -29,6 +31,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
+use crate::sigbus::Guard;
 
 /// Size of the header file of the response and event rings (`sizeof(qb_ringbuffer_shared_s)`).
 pub(crate) const HEADER_LEN: usize = 8248;
@@ -69,6 +73,9 @@ pub(crate) enum RingError {
     /// The shared memory holds a value the protocol does not allow.
     #[error("ring corrupt: {0}")]
     Corrupt(&'static str),
+    /// A file of the ring was truncated while mapped (the peer did it).
+    #[error("a file of the ring was truncated")]
+    Truncated,
 }
 
 /// The data file's size for `max_msg_size`: `ROUNDUP(max_msg_size + 13, page)`, the value
@@ -145,14 +152,16 @@ impl Ring {
         let size = data_len(max_msg_size);
         let hdr_file = create_client_file(&hdr_path, hdr_len, owner)?;
         // From here on the files exist: build the ring early so that its Drop removes them.
-        let header = Mapping::file(&hdr_file, hdr_len)?;
+        let header = Mapping::file(&hdr_file, hdr_len)?.guarded()?;
         let cleanup = |e: io::Error| {
             let _ = std::fs::remove_file(&hdr_path);
             let _ = std::fs::remove_file(&data_path);
             e
         };
         let data_file = create_client_file(&data_path, size, owner).map_err(cleanup)?;
-        let data = Mapping::circular(&data_file, size).map_err(cleanup)?;
+        let data = Mapping::circular(&data_file, size)
+            .and_then(Mapping::guarded)
+            .map_err(cleanup)?;
         let ring = Self {
             header,
             data,
@@ -232,6 +241,7 @@ impl Ring {
 
     /// Writes one chunk and posts the semaphore (`qb_rb_chunk_alloc` + `commit`).
     pub(crate) fn write(&mut self, payload: &[u8]) -> Result<(), RingError> {
+        self.intact()?;
         let len = payload.len();
         if len > self.max_msg_size || len + CHUNK_MARGIN > self.word_size as usize * 4 {
             return Err(RingError::TooLarge);
@@ -260,16 +270,28 @@ impl Ring {
         // SAFETY: the semaphore lives in our header mapping and was initialised by the
         // creator; a peer that corrupted it only makes sem_post fail.
         unsafe { libc::sem_post(self.sem()) };
+        self.intact()
+    }
+
+    /// `Err(Truncated)` once a file of the ring was truncated under a guarded mapping.
+    fn intact(&self) -> Result<(), RingError> {
+        if self.header.truncated() || self.data.truncated() {
+            return Err(RingError::Truncated);
+        }
         Ok(())
     }
 
     /// Reads the next chunk into `out` if the semaphore says one is committed; `Ok(false)`
     /// when the ring is empty.
     pub(crate) fn try_read(&mut self, out: &mut Vec<u8>) -> Result<bool, RingError> {
-        if !self.sem_take(None) {
+        let taken = self.sem_take(None);
+        self.intact()?;
+        if !taken {
             return Ok(false);
         }
-        self.read_claimed(out).map(|()| true)
+        let read = self.read_claimed(out);
+        self.intact()?;
+        read.map(|()| true)
     }
 
     /// Like [`Ring::try_read`], but waits on the semaphore until `deadline`
@@ -488,6 +510,8 @@ fn open_rw(path: &Path) -> io::Result<File> {
 pub(crate) struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
+    /// Set when a peer may truncate the file under us.
+    guard: Option<Guard>,
 }
 
 // SAFETY: the mapping is plain memory owned by this value; all shared accesses go through
@@ -514,7 +538,20 @@ impl Mapping {
         Ok(Self {
             ptr: NonNull::new(ptr.cast()).ok_or_else(io::Error::last_os_error)?,
             len,
+            guard: None,
         })
+    }
+
+    /// The same mapping, surviving a truncation of its file by someone else (see
+    /// [`crate::sigbus`]); [`Mapping::truncated`] then says so.
+    pub(crate) fn guarded(mut self) -> io::Result<Self> {
+        self.guard = Some(Guard::new(self.ptr.as_ptr() as usize, self.len)?);
+        Ok(self)
+    }
+
+    /// Whether the file was truncated under a guarded mapping (it reads zeros since).
+    pub(crate) fn truncated(&self) -> bool {
+        self.guard.as_ref().is_some_and(Guard::poisoned)
     }
 
     /// `qb_sys_circular_mmap`: `len` (a page multiple) bytes of `file` mapped twice, back to
@@ -537,6 +574,7 @@ impl Mapping {
         let this = Self {
             ptr: NonNull::new(base.cast()).ok_or_else(io::Error::last_os_error)?,
             len: 2 * len,
+            guard: None,
         };
         for half in 0..2 {
             // SAFETY: MAP_FIXED replaces pages of our own reservation only.
@@ -571,6 +609,8 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
+        // Unregistered first: the address range may be reused once unmapped.
+        self.guard = None;
         // SAFETY: ptr/len describe a mapping we own; nothing refers to it any more.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }

@@ -24,7 +24,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
+use ais_types::{Instant, LogLimit};
 use ais_wire::ipc::{
     ConnectionAccepted, ConnectionRequest, ConnectionResponse, Errno, IPC_MSG_SIZE_MAX, IpcPath,
     IpcTransport, RequestHeader,
@@ -50,8 +52,20 @@ const REQUEST_BUDGET: usize = 64;
 const MAX_MSG_SIZE_CAP: u32 = 64 << 20;
 
 /// Connections still in their handshake beyond `max_connections` (they are refused with
-/// `EMFILE` once their request arrives); past this, new connections are closed at once.
+/// `EMFILE` once their request arrives); past this, new connections of unprivileged
+/// clients are closed at once.
 const HANDSHAKE_EXTRA: usize = 64;
+
+/// Handshakes one unprivileged uid may have open at once; more are closed at once, so
+/// that one local user cannot hold the daemon's connection slots (or its fds) idle.
+const HANDSHAKES_PER_UID: usize = 32;
+
+/// A client that has not sent its 24-byte request this long after connecting is dropped
+/// (libqb clients send it at once).
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// At most one warning of a kind per this interval; the rest are counted.
+const WARNING_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Bytes read from a setup socket per call (SHM notifications are one byte per request).
 const SETUP_READ_MAX: usize = 64 * 1024;
@@ -76,6 +90,10 @@ pub struct ServerConfig {
     pub event_queue_limit: usize,
     /// Established connections; beyond, new ones are refused with `EMFILE`.
     pub max_connections: usize,
+    /// Established connections of one unprivileged uid (neither uid nor gid 0); beyond,
+    /// its new ones are refused with `EMFILE`. Privileged clients are never limited, so
+    /// root's tools connect whatever other users do.
+    pub max_connections_per_uid: usize,
     /// Where SHM rings and SOCKET control files live (`/dev/shm`).
     pub shm_dir: PathBuf,
 }
@@ -89,6 +107,7 @@ impl Default for ServerConfig {
             max_msg_size: IPC_MSG_SIZE_MAX as u32,
             event_queue_limit: 64 << 20,
             max_connections: 4096,
+            max_connections_per_uid: 1024,
             shm_dir: PathBuf::from("/dev/shm"),
         }
     }
@@ -216,6 +235,18 @@ pub struct IpcServer {
     server_pid: u32,
     /// Root can chown the per-connection files to the client.
     root: bool,
+    /// Connections per uid, handshaking and established.
+    per_uid: BTreeMap<u32, UidCount>,
+    /// Handshakes in the order they began, with their deadlines (entries of connections
+    /// that finished or left are skipped when they come up).
+    deadlines: VecDeque<(Instant, ConnId)>,
+}
+
+/// One uid's connections.
+#[derive(Clone, Copy, Debug, Default)]
+struct UidCount {
+    handshaking: usize,
+    established: usize,
 }
 
 /// What connection code reports into, split from the connection map for borrowing.
@@ -223,6 +254,25 @@ struct Out {
     events: VecDeque<ServerEvent>,
     stats: IpcStats,
     scratch: Vec<u8>,
+    /// The time last given to [`IpcServer::handle_timeout`].
+    now: Instant,
+    warnings: LogLimit<Warning>,
+}
+
+/// Warnings that a misbehaving client could otherwise repeat without bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Warning {
+    HandshakeLimit,
+    HandshakeDeadline,
+    ForeignDatagram,
+    Malformed,
+}
+
+impl Out {
+    /// `Some(held back)` if a warning of `kind` may be logged now.
+    fn warn(&mut self, kind: Warning) -> Option<u64> {
+        self.warnings.allow(self.now, kind)
+    }
 }
 
 impl IpcServer {
@@ -265,11 +315,53 @@ impl IpcServer {
                 events: VecDeque::new(),
                 stats: IpcStats::default(),
                 scratch: Vec::new(),
+                now: Instant::ZERO,
+                warnings: LogLimit::new(WARNING_INTERVAL),
             },
             notify_pending: Vec::new(),
             server_pid,
             root,
+            per_uid: BTreeMap::new(),
+            deadlines: VecDeque::new(),
         })
+    }
+
+    /// Tells the server the time: handshakes past [`HANDSHAKE_DEADLINE`] are dropped, and
+    /// warnings held back are summed up. Call it before [`IpcServer::handle_ready`] in every
+    /// round of the loop, and by [`IpcServer::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.out.now = now;
+        while let Some(&(deadline, id)) = self.deadlines.front() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop_front();
+            let Some(conn) = self.conns.get(&id) else {
+                continue;
+            };
+            if !matches!(conn.phase, Phase::Handshake { .. }) {
+                continue;
+            }
+            self.out.stats.handshake_failed += 1;
+            let (pid, uid) = (conn.creds.pid, conn.creds.uid);
+            if let Some(held) = self.out.warn(Warning::HandshakeDeadline) {
+                warn!(conn = %id, pid, uid, held_back = held,
+                      "IPC client sent no connection request within {HANDSHAKE_DEADLINE:?}; \
+                       dropping it");
+            }
+            self.close(id, &Close::Requested);
+        }
+        for (kind, count) in self.out.warnings.overdue(now) {
+            warn!(
+                ?kind,
+                count, "more IPC warnings of this kind were held back"
+            );
+        }
+    }
+
+    /// When [`IpcServer::handle_timeout`] has work next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.front().map(|&(deadline, _)| deadline)
     }
 
     /// Registers the listeners; the server uses tokens in
@@ -485,11 +577,6 @@ impl IpcServer {
     }
 
     fn add_connection(&mut self, registry: &Registry, service: usize, stream: UnixStream) {
-        if self.conns.len() >= self.config.max_connections + HANDSHAKE_EXTRA {
-            self.out.stats.refused += 1;
-            warn!("too many IPC connections in their handshake; closing a new one");
-            return;
-        }
         let creds = match peer_credentials(&stream) {
             Ok(creds) => creds,
             Err(e) => {
@@ -498,6 +585,22 @@ impl IpcServer {
                 return;
             }
         };
+        let handshaking = self.per_uid.get(&creds.uid).map_or(0, |c| c.handshaking);
+        if !creds.is_privileged()
+            && (handshaking >= HANDSHAKES_PER_UID
+                || self.conns.len() >= self.config.max_connections + HANDSHAKE_EXTRA)
+        {
+            self.out.stats.refused += 1;
+            if let Some(held) = self.out.warn(Warning::HandshakeLimit) {
+                warn!(
+                    pid = creds.pid,
+                    uid = creds.uid,
+                    held_back = held,
+                    "too many IPC connections in their handshake; closing a new one"
+                );
+            }
+            return;
+        }
         if stream.set_nonblocking(true).is_err() {
             self.out.stats.handshake_failed += 1;
             return;
@@ -521,6 +624,9 @@ impl IpcServer {
             return;
         }
         debug!(conn = %id, pid = creds.pid, uid = creds.uid, "IPC connection accepted");
+        self.per_uid.entry(creds.uid).or_default().handshaking += 1;
+        self.deadlines
+            .push_back((self.out.now + HANDSHAKE_DEADLINE, id));
         self.conns.insert(
             id,
             Conn {
@@ -586,7 +692,10 @@ impl IpcServer {
             }
         };
         let (service, creds) = (conn.service, conn.creds);
-        let verdict = if self.established >= self.config.max_connections {
+        let uid_established = self.per_uid.get(&creds.uid).map_or(0, |c| c.established);
+        let verdict = if self.established >= self.config.max_connections
+            || (!creds.is_privileged() && uid_established >= self.config.max_connections_per_uid)
+        {
             Access::Deny(Errno::EMFILE)
         } else {
             access(service, &creds)
@@ -640,6 +749,9 @@ impl IpcServer {
             return self.close(id, &Close::Gone);
         }
         self.established += 1;
+        let count = self.per_uid.entry(creds.uid).or_default();
+        count.handshaking -= 1;
+        count.established += 1;
         self.out.stats.accepted += 1;
         conn.procname = process_name(creds.pid);
         self.out.events.push_back(ServerEvent::Connected {
@@ -714,7 +826,7 @@ impl IpcServer {
         max_msg_size: u32,
     ) -> io::Result<NewChannel> {
         let owner = self.root.then_some((creds.uid, creds.gid));
-        let dir = ConnDir::create(&self.config.shm_dir, self.server_pid, creds.pid, id, owner)?;
+        let dir = ConnDir::create(&self.config.shm_dir, self.server_pid, creds.pid, id)?;
         let svc = &self.config.services[service];
         let desc = dir.path.join("qb");
         let name = |kind: &str| PathBuf::from(format!("{}-{kind}-{svc}", desc.display()));
@@ -761,6 +873,7 @@ impl IpcServer {
                 let request = addr::unix_socket(libc::SOCK_DGRAM, true)?;
                 addr::bind(&request, &request_addr)?;
                 addr::set_buffers(request.as_raw_fd(), max_msg_size);
+                addr::set_passcred(request.as_raw_fd())?;
                 let event_tx = addr::unix_socket(libc::SOCK_DGRAM, true)?;
                 addr::bind(&event_tx, &event_tx_addr)?;
                 addr::set_buffers(event_tx.as_raw_fd(), max_msg_size);
@@ -770,6 +883,8 @@ impl IpcServer {
                         control,
                         request: DgramEnd::new(request, response_addr),
                         event_tx: DgramEnd::new(event_tx, event_addr),
+                        client_pid: creds.pid,
+                        verified: false,
                         keys: None,
                         _dir: dir,
                     }),
@@ -810,8 +925,10 @@ impl IpcServer {
         match why {
             Close::Malformed(what) => {
                 self.out.stats.malformed += 1;
-                warn!(conn = %id, pid = conn.creds.pid, problem = %what,
-                      "malformed IPC input; dropping the client");
+                if let Some(held) = self.out.warn(Warning::Malformed) {
+                    warn!(conn = %id, pid = conn.creds.pid, problem = %what, held_back = held,
+                          "malformed IPC input; dropping the client");
+                }
             }
             Close::Slow => {
                 self.out.stats.disconnected_slow += 1;
@@ -829,6 +946,16 @@ impl IpcServer {
             self.out
                 .events
                 .retain(|e| !matches!(e, ServerEvent::Request { conn, .. } if *conn == id));
+        }
+        if let Some(count) = self.per_uid.get_mut(&conn.creds.uid) {
+            if announced {
+                count.established -= 1;
+            } else {
+                count.handshaking -= 1;
+            }
+            if count.handshaking == 0 && count.established == 0 {
+                self.per_uid.remove(&conn.creds.uid);
+            }
         }
         if announced {
             self.established -= 1;
@@ -1144,6 +1271,15 @@ struct SocketChannel {
     request: DgramEnd,
     /// Sends events.
     event_tx: DgramEnd,
+    /// The admitted client's process (`SO_PEERCRED` of its setup socket). Every request
+    /// must come from it: anyone in the network namespace can read the abstract names in
+    /// `/proc/net/unix` and send to them, or bind the client's names before it does.
+    client_pid: u32,
+    /// A request from `client_pid` on the client's response address has arrived. Until
+    /// then nothing is sent: whoever holds the client's names before that may be someone
+    /// else. Once it has, the client bound both names (a client binds them before it can
+    /// send), and an abstract name has one holder at a time.
+    verified: bool,
     /// Slab keys of the two sockets once registered.
     keys: Option<[usize; 2]>,
     _dir: ConnDir,
@@ -1245,7 +1381,7 @@ impl Channel {
     fn send_response(&mut self, msg: &[u8], out: &mut Out) -> Result<bool, Close> {
         let sent = match self {
             Self::Shm(shm) => ring_write(&mut shm.response, msg)?,
-            Self::Socket(sock) => sock.request.send(msg, out)?,
+            Self::Socket(sock) => sock.verified && sock.request.send(msg, out)?,
         };
         if sent {
             out.stats.responses += 1;
@@ -1266,7 +1402,7 @@ impl Channel {
                 }
                 sent
             }
-            Self::Socket(sock) => sock.event_tx.send(msg, out)?,
+            Self::Socket(sock) => sock.verified && sock.event_tx.send(msg, out)?,
         };
         if sent {
             out.stats.events += 1;
@@ -1286,19 +1422,31 @@ impl Channel {
                 }
             }
             Self::Socket(sock) => loop {
+                if sock.control.truncated() {
+                    return Err(Close::Malformed("the control file was truncated".into()));
+                }
                 let want = max_msg_size as usize + 1;
                 if out.scratch.len() < want {
                     out.scratch.resize(want, 0);
                 }
                 let fd = sock.request.fd.as_raw_fd();
-                match addr::recv_from(fd, &mut out.scratch[..want]) {
-                    Ok((n, from, from_len)) => {
-                        if !sock.request.peer.matches(&from, from_len) {
-                            // Anyone in the namespace can send to the abstract name; only
-                            // the client's bound response socket speaks for it.
+                match addr::recv_with_creds(fd, &mut out.scratch[..want]) {
+                    Ok(dgram) => {
+                        // Only the admitted process, sending from its bound response
+                        // socket, speaks for the client; the kernel vouches for the pid.
+                        if !sock.request.peer.matches(&dgram.from, dgram.from_len)
+                            || dgram.pid != Some(sock.client_pid)
+                        {
                             out.stats.foreign_datagrams += 1;
+                            if let Some(held) = out.warn(Warning::ForeignDatagram) {
+                                warn!(sender_pid = ?dgram.pid, client_pid = sock.client_pid,
+                                      held_back = held,
+                                      "IPC request datagram from another process ignored");
+                            }
                             return Ok(Received::Skipped);
                         }
+                        sock.verified = true;
+                        let n = dgram.len;
                         if n > max_msg_size as usize {
                             return Err(Close::Malformed(format!("request of {n} bytes")));
                         }
@@ -1332,7 +1480,9 @@ fn ring_write(ring: &mut Ring, msg: &[u8]) -> Result<bool, Close> {
         Err(RingError::Full) => Ok(false),
         Err(RingError::TooLarge) => Err(Close::Failed("message exceeds the ring".into())),
         // The client scribbled over the ring header.
-        Err(e @ RingError::Corrupt(_)) => Err(Close::Malformed(e.to_string())),
+        Err(e @ (RingError::Corrupt(_) | RingError::Truncated)) => {
+            Err(Close::Malformed(e.to_string()))
+        }
     }
 }
 
@@ -1342,13 +1492,7 @@ struct ConnDir {
 }
 
 impl ConnDir {
-    fn create(
-        shm_dir: &Path,
-        server_pid: u32,
-        client_pid: u32,
-        id: ConnId,
-        owner: Option<(u32, u32)>,
-    ) -> io::Result<Self> {
+    fn create(shm_dir: &Path, server_pid: u32, client_pid: u32, id: ConnId) -> io::Result<Self> {
         // A fresh directory with a random suffix, created exclusively (mkdtemp's guarantee).
         let path = tempfile::Builder::new()
             .prefix(&format!("ais-ipc-{server_pid}-{client_pid}-{id}-"))
@@ -1356,10 +1500,11 @@ impl ConnDir {
             .tempdir_in(shm_dir)?
             .keep();
         let this = Self { path };
-        std::fs::set_permissions(&this.path, std::fs::Permissions::from_mode(0o770))?;
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::chown(&this.path, Some(uid), Some(gid))?;
-        }
+        // Ours, and only searchable by others: the client opens its files by name (each
+        // 0600 and its own) but can neither list the directory nor put another file in
+        // place of one of them (libqb makes it 0770 and the client's, which would let the
+        // client's whole group swap the files before the client opens them).
+        std::fs::set_permissions(&this.path, std::fs::Permissions::from_mode(0o711))?;
         Ok(this)
     }
 }
@@ -1373,7 +1518,7 @@ impl Drop for ConnDir {
 /// The SOCKET-mode control file: three `{sent, flow_control}` pairs, 24 bytes.
 fn create_control_file(path: &Path, owner: Option<(u32, u32)>) -> io::Result<Mapping> {
     let file = crate::ring::create_client_file(path, 24, owner)?;
-    Mapping::file(&file, 24)
+    Mapping::file(&file, 24)?.guarded()
 }
 
 /// Removes `ais-ipc-<pid>-*` directories left by servers that are no longer running.

@@ -16,6 +16,14 @@ fn connect(server: &TestServer) -> IpcClient {
     IpcClient::connect(&server.names[0], 1 << 20).unwrap()
 }
 
+/// One request and its response. In SOCKET mode the server sends nothing to a client
+/// before its first request has proved that the names it sends from are the client's.
+fn hello(client: &mut IpcClient) {
+    let mut buf = Vec::new();
+    client.send(&message(1, 16, 0)).unwrap();
+    client.recv_response(&mut buf, Some(GIVE_UP)).unwrap();
+}
+
 fn recv_event(client: &mut IpcClient, buf: &mut Vec<u8>) {
     loop {
         if client.try_recv_event(buf).unwrap() {
@@ -92,6 +100,7 @@ fn many_events_arrive_in_order() {
         let server = TestServer::start(Options::new(mode));
         let mut client = connect(&server);
         let conn = server.wait_connected();
+        hello(&mut client);
         let count = 5000;
         let events: Vec<Vec<u8>> = (0..count)
             .map(|i| message(i, 24 + (i as usize * 97) % 4000, i as u8))
@@ -114,7 +123,7 @@ fn many_events_arrive_in_order() {
         assert_eq!((c.conn, c.pid), (conn, std::process::id()));
         let own = std::fs::read_to_string("/proc/self/comm").unwrap();
         assert_eq!(c.procname, own.trim_end(), "{mode:?}");
-        assert_eq!((c.requests, c.responses), (1, 1), "{mode:?}");
+        assert_eq!((c.requests, c.responses), (2, 2), "{mode:?}");
         assert_eq!(c.dispatched, count as u64, "{mode:?}");
         assert_eq!(c.queued, 0, "{mode:?}");
     }
@@ -237,10 +246,12 @@ fn slow_reader_is_disconnected_and_others_are_unaffected() {
         let mut opts = Options::new(mode);
         opts.event_queue_limit = 64 * 1024;
         let server = TestServer::start(opts);
-        let slow = connect(&server);
+        let mut slow = connect(&server);
         let slow_conn = server.wait_connected();
+        hello(&mut slow);
         let mut fast = connect(&server);
         let fast_conn = server.wait_connected();
+        hello(&mut fast);
         // 40 MB of events: far more than the channel plus the 64 KiB queue holds.
         for batch in 0..100 {
             let events = (0..100).map(|i| message(i, 4096, batch as u8)).collect();
@@ -277,6 +288,41 @@ fn slow_reader_is_disconnected_and_others_are_unaffected() {
         fast.recv_response(&mut buf, Some(GIVE_UP)).unwrap();
         drop(slow);
     }
+}
+
+/// A client that connects and never sends its request is dropped at the handshake
+/// deadline; one that is on time is not.
+#[test]
+fn a_silent_handshake_is_dropped_at_the_deadline() {
+    let server = TestServer::start(Options::new(IpcMode::Shm));
+    let name = server.names[0].clone();
+    let start = ais_types::Instant::ZERO + Duration::from_secs(100);
+    server.query(move |s| s.handle_timeout(start));
+    let mut silent = common::raw_connect(&name);
+    // Accepted (it counts as a connection) before the clock moves.
+    while server.query(|s| s.connection_count()) == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let due = server.query(|s| s.poll_timeout());
+    assert_eq!(due, Some(start + ais_ipc::HANDSHAKE_DEADLINE));
+    server.query(move |s| s.handle_timeout(start + Duration::from_secs(1)));
+    assert_eq!(
+        server.query(|s| s.connection_count()),
+        1,
+        "dropped too early"
+    );
+    server.query(move |s| s.handle_timeout(start + ais_ipc::HANDSHAKE_DEADLINE));
+    silent.set_read_timeout(Some(GIVE_UP)).unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(
+        silent.read_to_end(&mut rest).unwrap(),
+        0,
+        "the daemon hung up without an answer"
+    );
+    assert_eq!(server.query(|s| s.stats().handshake_failed), 1);
+    // Others still connect.
+    let mut client = connect(&server);
+    hello(&mut client);
 }
 
 #[test]

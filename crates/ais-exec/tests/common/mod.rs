@@ -83,17 +83,22 @@ pub fn build_c_client(dir: &Path, name: &str, library: &str) -> Option<PathBuf> 
         ));
         return None;
     }
+    Some(build_c(dir, name, &[&format!("-l{library}")]))
+}
+
+/// Builds `tests/c/<name>.c` into `dir` with the C compiler, linking `libs`.
+pub fn build_c(dir: &Path, name: &str, libs: &[&str]) -> PathBuf {
     let out = dir.join(name);
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
     let status = Command::new("cc")
         .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
         .arg(&out)
         .arg(&source)
-        .arg(format!("-l{library}"))
+        .args(libs)
         .status()
         .expect("run cc");
     assert!(status.success(), "{name}.c does not build");
-    Some(out)
+    out
 }
 
 /// One of this workspace's binaries, built beside the test executable (`target/<profile>/`).
@@ -301,6 +306,19 @@ impl Cluster {
     /// Node `id`'s current members per its last membership line.
     pub fn members(&self, id: u32) -> Option<Vec<u32>> {
         self.lines(id).iter().rev().find_map(|l| members_of(l))
+    }
+
+    /// The ring sequence numbers of node `id`'s membership lines so far, in order
+    /// (`A new membership (rep.seq) was formed`, both in hex).
+    pub fn ring_seqs(&self, id: u32) -> Vec<u64> {
+        self.lines(id)
+            .iter()
+            .filter_map(|l| {
+                let rest = &l[l.find("A new membership (")? + "A new membership (".len()..];
+                let ring = &rest[..rest.find(')')?];
+                u64::from_str_radix(ring.split_once('.')?.1, 16).ok()
+            })
+            .collect()
     }
 
     /// Number of membership lines node `id` logged so far.

@@ -97,6 +97,7 @@ impl TestServer {
             event_queue_limit: opts.event_queue_limit,
             max_connections: opts.max_connections,
             shm_dir: shm_dir.path().to_path_buf(),
+            ..ServerConfig::default()
         };
         let names = opts
             .services
