@@ -24,12 +24,20 @@ fn five_nodes_form_a_ring_survive_a_kill_and_take_the_node_back() {
     c.wait_members(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5]);
 
     // SIGKILL: no goodbye; the others notice the silence and re-form.
+    let before = c.ring_seqs(4);
+    let highest = *before.iter().max().expect("node 4 logged its ring");
     c.kill(4);
     c.wait_members(&[1, 2, 3, 5], &[1, 2, 3, 5]);
 
     // The restarted node comes back with a higher ring id than it ever had.
     c.start(4);
     c.wait_members(&[1, 2, 3, 4, 5], &[1, 2, 3, 4, 5]);
+    let after = c.ring_seqs(4);
+    let rejoined = *after.last().expect("node 4 logged its new ring");
+    assert!(
+        rejoined > highest,
+        "node 4 rejoined on ring seq {rejoined:#x}, not above its old {highest:#x}: {after:?}"
+    );
 }
 
 #[test]

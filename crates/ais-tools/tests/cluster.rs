@@ -49,6 +49,10 @@ fn aisexec() -> Option<PathBuf> {
 /// Starts a 3-node local cluster and waits until it runs steadily.
 fn start() -> Option<Cluster> {
     let Some(bin) = aisexec() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "this test must run under CI, but aisexec is not built beside it"
+        );
         eprintln!(
             "SKIPPED: no aisexec binary beside this test (set AISEXEC, or run cargo test --workspace)"
         );
