@@ -50,6 +50,7 @@ pub(crate) fn server_config(config: &Config) -> ServerConfig {
         },
         max_msg_size: IPC_MSG_SIZE_MAX as u32,
         event_queue_limit: EVENT_QUEUE_LIMIT,
+        request_overhead: ais_services::REQUEST_OVERHEAD_MAX,
         ..ServerConfig::default()
     }
 }

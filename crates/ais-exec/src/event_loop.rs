@@ -168,6 +168,7 @@ impl Daemon {
             }
 
             self.ipc.handle_timeout(now);
+            self.ipc.set_request_room(self.request_room());
             let mut ready: Vec<usize> = std::mem::take(&mut unfinished);
             for event in &events {
                 if event.token() == SIGNALS {
@@ -485,6 +486,7 @@ impl Daemon {
         loopback: &mut VecDeque<Bytes>,
     ) -> anyhow::Result<()> {
         if self.ipc.has_backlog() {
+            self.ipc.set_request_room(self.request_room());
             self.ipc.flush(registry);
         }
         let slow_before = self.ipc.stats().disconnected_slow;
@@ -511,12 +513,10 @@ impl Daemon {
                         self.publish_stats();
                     }
                     // Flow control stops libcpg senders at half of Totem's queue; requests
-                    // already written by then still fit up to twice the queue (the excess
-                    // waits in `pending`), so a client that obeys flow control never loses
-                    // a message. Beyond that a request is refused: TRY_AGAIN, or for a
-                    // multicast from a client ignoring flow control, dropped and counted.
-                    let room = (2 * self.send_queue_limit)
-                        .saturating_sub(self.totem.send_queue_bytes() + self.pending_bytes);
+                    // already written by then wait in their channels until the daemon has
+                    // room for them (`set_request_room`), so no multicast libcpg accepted
+                    // is ever dropped. Requests that answer get TRY_AGAIN without room.
+                    let room = self.request_room();
                     self.services.handle_request(ConnId(conn.0), &msg, room);
                 }
                 ServerEvent::Disconnected { conn, .. } => {
@@ -558,9 +558,18 @@ impl Daemon {
         }
     }
 
+    /// Bytes of client multicasts the daemon can still queue: twice Totem's queue limit,
+    /// less what Totem and `pending` hold.
+    fn request_room(&self) -> usize {
+        (2 * self.send_queue_limit)
+            .saturating_sub(self.totem.send_queue_bytes() + self.pending_bytes)
+    }
+
     /// CPG clients stop sending (TRY_AGAIN in the library) during a sync and while Totem's
     /// queue is over its high-water mark; level 2 blocks only libcpg, as corosync does.
+    /// Beyond that the IPC server reads a request only when the daemon has room for it.
     fn update_flow_control(&mut self) {
+        self.ipc.set_request_room(self.request_room());
         let queued = self.totem.send_queue_bytes() + self.pending_bytes;
         if queued > TRIM_AFTER_QUEUED {
             self.trim_when_idle = true;
@@ -587,7 +596,7 @@ impl Daemon {
              rx_totem={} rx_invalid_digest={} rx_malformed={} rx_duplicate={} rx_misdirected={} rx_stale_epoch={} \
              rx_unknown_node={} link_up={} link_down={} | totem delivered={} configurations={} \
              rx_malformed={} retained_frames={} send_queue_bytes={} | ipc connections={} accepted={} refused={} malformed={} \
-             handshake_failed={} foreign_datagrams={} disconnected_slow={} requests={} events={} | services held={} syncs={} \
+             handshake_failed={} foreign_datagrams={} disconnected_slow={} requests={} requests_gated={} events={} | services held={} syncs={} \
              syncs_aborted={}",
             self.totem.ring_id(),
             ids(self.totem.members()),
@@ -616,6 +625,7 @@ impl Daemon {
             self.ipc.stats().foreign_datagrams,
             self.ipc.stats().disconnected_slow,
             self.ipc.stats().requests,
+            self.ipc.requests_gated(),
             self.ipc.stats().events,
             self.services.stats().held,
             self.services.stats().syncs_completed,

@@ -96,6 +96,10 @@ pub struct ServerConfig {
     pub max_connections_per_uid: usize,
     /// Where SHM rings and SOCKET control files live (`/dev/shm`).
     pub shm_dir: PathBuf,
+    /// What handling one request may add to the daemon's queues beyond the request's own
+    /// length (CPG wraps a multicast's payload in its group and sender); charged against
+    /// [`IpcServer::set_request_room`] for every request read.
+    pub request_overhead: usize,
 }
 
 impl Default for ServerConfig {
@@ -109,6 +113,7 @@ impl Default for ServerConfig {
             max_connections: 4096,
             max_connections_per_uid: 1024,
             shm_dir: PathBuf::from("/dev/shm"),
+            request_overhead: 0,
         }
     }
 }
@@ -240,6 +245,8 @@ pub struct IpcServer {
     /// Handshakes in the order they began, with their deadlines (entries of connections
     /// that finished or left are skipped when they come up).
     deadlines: VecDeque<(Instant, ConnId)>,
+    /// Where `flush` starts its round.
+    flush_from: ConnId,
 }
 
 /// One uid's connections.
@@ -257,6 +264,13 @@ struct Out {
     /// The time last given to [`IpcServer::handle_timeout`].
     now: Instant,
     warnings: LogLimit<Warning>,
+    /// Bytes the daemon can still take in (see [`IpcServer::set_request_room`]).
+    request_room: usize,
+    /// Charged for requests read but not yet handed out by `poll_event`.
+    request_reserved: usize,
+    request_overhead: usize,
+    /// Times a connection's requests were left unread for want of room.
+    gated: u64,
 }
 
 /// Warnings that a misbehaving client could otherwise repeat without bound.
@@ -272,6 +286,17 @@ impl Out {
     /// `Some(held back)` if a warning of `kind` may be logged now.
     fn warn(&mut self, kind: Warning) -> Option<u64> {
         self.warnings.allow(self.now, kind)
+    }
+
+    /// What a request read counts against the room until it is handed out.
+    fn charge(&self, msg: &[u8]) -> usize {
+        msg.len() + self.request_overhead
+    }
+
+    /// Whether a request of up to `max_msg_size` bytes may be read now.
+    fn has_room(&self, max_msg_size: u32) -> bool {
+        let worst = max_msg_size as usize + self.request_overhead;
+        self.request_reserved.saturating_add(worst) <= self.request_room
     }
 }
 
@@ -301,6 +326,7 @@ impl IpcServer {
             listeners.push(UnixListener::from(fd));
         }
         let root = rustix::process::geteuid().is_root();
+        let request_overhead = config.request_overhead;
         Ok(Self {
             accept_pending: vec![false; listeners.len()],
             flow_control: vec![0; listeners.len()],
@@ -317,12 +343,17 @@ impl IpcServer {
                 scratch: Vec::new(),
                 now: Instant::ZERO,
                 warnings: LogLimit::new(WARNING_INTERVAL),
+                request_room: usize::MAX,
+                request_reserved: 0,
+                request_overhead,
+                gated: 0,
             },
             notify_pending: Vec::new(),
             server_pid,
             root,
             per_uid: BTreeMap::new(),
             deadlines: VecDeque::new(),
+            flush_from: ConnId(0),
         })
     }
 
@@ -426,7 +457,28 @@ impl IpcServer {
 
     /// The next thing that happened, if any.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.out.events.pop_front()
+        let event = self.out.events.pop_front()?;
+        if let ServerEvent::Request { msg, .. } = &event {
+            self.out.request_reserved -= self.out.charge(msg);
+        }
+        Some(event)
+    }
+
+    /// How many bytes the daemon can take in from requests now (e.g. the room left in its
+    /// multicast queue). A connection's next request is read only if its largest possible
+    /// message, plus what requests read but not yet handed out by
+    /// [`IpcServer::poll_event`] may need, fits; otherwise it stays in the client's channel
+    /// (whose filling makes the client's library answer TRY_AGAIN) until the daemon gives
+    /// more room. So whatever the number of connections, the daemon never holds more than
+    /// this in accepted requests: nothing it reads must be dropped for want of space.
+    /// Unlimited until first called.
+    pub fn set_request_room(&mut self, room: usize) {
+        self.out.request_room = room;
+    }
+
+    /// Times a connection's requests were left unread for want of room.
+    pub fn requests_gated(&self) -> u64 {
+        self.out.gated
     }
 
     /// Sends the response to a request. If the response channel is full the response is
@@ -511,12 +563,19 @@ impl IpcServer {
                 self.accept_all(registry, service);
             }
         }
+        // Starting after the connection served first last time, so that when room is
+        // short every connection gets its turn.
+        let start = self.flush_from;
         let busy: Vec<ConnId> = self
             .conns
-            .iter()
+            .range(start..)
+            .chain(self.conns.range(..start))
             .filter(|(_, c)| c.has_backlog())
             .map(|(&id, _)| id)
             .collect();
+        if let Some(first) = busy.first() {
+            self.flush_from = ConnId(first.0 + 1);
+        }
         for id in busy {
             self.pump(id);
         }
@@ -943,9 +1002,16 @@ impl IpcServer {
         }
         if !matches!(why, Close::Gone) {
             // Dropped by the daemon: requests it read but not yet handed out are not served.
-            self.out
-                .events
-                .retain(|e| !matches!(e, ServerEvent::Request { conn, .. } if *conn == id));
+            let out = &mut self.out;
+            let mut freed = 0;
+            out.events.retain(|e| match e {
+                ServerEvent::Request { conn, msg, .. } if *conn == id => {
+                    freed += msg.len() + out.request_overhead;
+                    false
+                }
+                _ => true,
+            });
+            out.request_reserved -= freed;
         }
         if let Some(count) = self.per_uid.get_mut(&conn.creds.uid) {
             if announced {
@@ -1074,6 +1140,12 @@ impl Conn {
                 // A response is stuck: stop reading until the client makes room.
                 return Ok(());
             }
+            if !out.has_room(self.max_msg_size) {
+                // The daemon cannot take a message this large now: it stays in the
+                // client's channel (`more_requests` stays set, so flush comes back).
+                out.gated += 1;
+                return Ok(());
+            }
             let msg = match channel.recv_request(self.max_msg_size, out)? {
                 Received::Message(msg) => msg,
                 // A foreign datagram costs budget too, so a flood cannot spin the loop.
@@ -1084,6 +1156,7 @@ impl Conn {
                 }
             };
             check_request(&msg, self.max_msg_size).map_err(Close::Malformed)?;
+            out.request_reserved += out.charge(&msg);
             out.stats.requests += 1;
             self.counters.requests += 1;
             out.events.push_back(ServerEvent::Request {

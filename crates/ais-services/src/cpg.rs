@@ -90,8 +90,7 @@ const ITERATIONS_PER_CONN_MAX: usize = 16;
 pub struct CpgStats {
     /// Requests that did not decode; the client was dropped.
     pub bad_requests: u64,
-    /// Multicasts refused because Totem's send queue had no room (the client ignored flow
-    /// control) or the client had not joined.
+    /// Multicasts from a client that had not joined (corosync drops them too).
     pub mcast_dropped: u64,
     /// Ring messages that did not decode.
     pub rx_malformed: u64,
@@ -491,13 +490,11 @@ impl Service for Cpg {
                     payload: payload.bytes().clone(),
                 }
                 .encode();
-                if body.len() > room {
-                    self.stats.mcast_dropped += 1;
-                    tracing::warn!(%conn, "CPG client ignored flow control; multicast dropped");
-                    return;
-                }
+                // MCAST is never answered: libcpg returned CS_OK when it wrote the request,
+                // so it must go whatever the room. The daemon reads a request only when its
+                // largest possible multicast fits (`IpcServer::set_request_room`), which
+                // bounds the queue; a client ignoring flow control meets a full channel.
                 fx.multicast(&body, order(guarantee));
-                // MCAST is never answered (libcpg only sends it).
                 return;
             }
             CpgRequest::PartialMcast {

@@ -39,6 +39,12 @@ use ais_types::{ConnId, Credentials, NodeId, RingId};
 use ais_wire::Order;
 use bytes::Bytes;
 
+/// The most a request's handling adds to the multicast queue beyond the request's own
+/// length: a CPG multicast's message is its payload with the group and sender instead of
+/// the request's header, plus the service envelope. The shell charges each request read
+/// this much more, so that what it reads always fits the room it has.
+pub const REQUEST_OVERHEAD_MAX: usize = 256;
+
 pub use cfg::Cfg;
 pub use cmap::Cmap;
 pub use cpg::Cpg;
@@ -70,8 +76,9 @@ impl ServiceId {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// Submit a message to Totem. The shell must not drop it: when the send queue is full
-    /// it keeps it, in order, and submits it later (client requests were already refused
-    /// with TRY_AGAIN when there was no room, so this queue stays short).
+    /// it keeps it, in order, and submits it later (requests that answer are refused with
+    /// TRY_AGAIN when there is no room; the rest, CPG's MCAST, are bounded by the shell
+    /// reading a request only when [`REQUEST_OVERHEAD_MAX`] plus the largest request fits).
     Multicast {
         /// The encoded message.
         payload: Bytes,
@@ -202,7 +209,9 @@ pub trait Service {
     /// A client went away (closed, crashed, or was dropped).
     fn disconnect(&mut self, fx: &mut Effects<'_>, conn: ConnId);
     /// A client's request: exactly one IPC message. `room` is how many bytes Totem's send
-    /// queue can still take; a request that needs more gets TRY_AGAIN.
+    /// queue can still take; a request that needs more and can be answered gets TRY_AGAIN.
+    /// One that cannot be answered (CPG's MCAST) is multicast all the same: the shell only
+    /// reads a request when its multicast fits (see [`REQUEST_OVERHEAD_MAX`]).
     fn request(&mut self, fx: &mut Effects<'_>, conn: ConnId, msg: &[u8], room: usize);
     /// One of this service's application messages, in total order (never during a sync).
     fn deliver(&mut self, fx: &mut Effects<'_>, origin: NodeId, body: Bytes);

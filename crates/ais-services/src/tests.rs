@@ -529,6 +529,35 @@ fn bad_requests_and_double_joins_are_refused() {
     );
 }
 
+/// A multicast is never answered, so it is never refused: with no room left it goes all the
+/// same (the shell bounds the queue by reading requests only when they fit), and what it
+/// queues is at most the request plus REQUEST_OVERHEAD_MAX.
+#[test]
+fn a_multicast_is_never_dropped_and_stays_within_the_overhead() {
+    let mut r = Ring::new(&[1]);
+    r.settle();
+    let group = "g".repeat(ais_wire::ipc::CPG_NAME_MAX);
+    r.join(1, 11, &group);
+    r.settle();
+    r.node(1).outbox.clear();
+    let request = CpgRequest::Mcast {
+        guarantee: Guarantee::SAFE,
+        payload: CpgPayload::new(Bytes::from(vec![7; ais_wire::ipc::CPG_MCAST_PAYLOAD_MAX]))
+            .unwrap(),
+    }
+    .to_vec();
+    r.node(1).services.handle_request(ConnId(11), &request, 0);
+    r.drain();
+    let outbox = &r.node(1).outbox;
+    assert_eq!(outbox.len(), 1, "the multicast was dropped");
+    assert!(
+        outbox[0].0.len() <= request.len() + crate::REQUEST_OVERHEAD_MAX,
+        "{} bytes queued for a request of {}",
+        outbox[0].0.len(),
+        request.len()
+    );
+}
+
 #[test]
 fn a_process_that_exits_across_a_membership_change_leaves_after_its_last_message() {
     let mut r = Ring::new(&[1, 2]);
