@@ -116,6 +116,8 @@ pub fn bug_name(bug: PlantedBug) -> &'static str {
         PlantedBug::DeliverBeforeGap => "deliver-before-gap",
         PlantedBug::SkipRetransmission => "skip-retransmission",
         PlantedBug::InstallWithoutConsensus => "install-without-consensus",
+        PlantedBug::SafeWhenAgreed => "safe-when-agreed",
+        PlantedBug::LoseFifthFrame => "lose-fifth-frame",
     }
 }
 
@@ -125,6 +127,8 @@ pub fn parse_bug(name: &str) -> Option<PlantedBug> {
         PlantedBug::DeliverBeforeGap,
         PlantedBug::SkipRetransmission,
         PlantedBug::InstallWithoutConsensus,
+        PlantedBug::SafeWhenAgreed,
+        PlantedBug::LoseFifthFrame,
     ]
     .into_iter()
     .find(|b| bug_name(*b) == name)

@@ -143,7 +143,7 @@ impl Trace {
         self.mix_u64(u64::from(d.index));
         self.mix_u64(d.payload.len() as u64);
         if self.print {
-            let key = crate::workload::decode_payload(&d.payload).map_or_else(
+            let key = crate::workload::decode_any(&d.payload).map_or_else(
                 || "?".to_string(),
                 |(k, _)| format!("n{}#{}/{}", k.origin, k.inc, k.counter),
             );

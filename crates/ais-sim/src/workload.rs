@@ -60,6 +60,16 @@ pub fn decode_payload(p: &[u8]) -> Option<(MsgKey, Order)> {
     Some((key, order))
 }
 
+/// The identity and order of any message on the simulated ring: a workload payload, or a
+/// service message behind its tag.
+pub fn decode_any(p: &[u8]) -> Option<(MsgKey, Order)> {
+    if p.first() == Some(&crate::services::SERVICE_TAG) {
+        crate::services::untag(p)
+    } else {
+        decode_payload(p)
+    }
+}
+
 /// A message size: mostly small, some spanning several frames, rarely up to 1 MiB.
 pub fn message_size(rng: &mut SimRng, huge: bool) -> usize {
     let r = rng.unit();

@@ -18,7 +18,7 @@ use crate::invariants::{
 };
 use crate::rng::SimRng;
 use crate::scenario::Scenario;
-use crate::services::{NodeServices, ReplicaChecker, SERVICE_TAG, tag};
+use crate::services::{NodeServices, ReplicaChecker, SERVICE_HEADER, SERVICE_TAG, tag};
 use crate::trace::Trace;
 use crate::workload::{MsgKey, encode_payload, message_size};
 
@@ -363,6 +363,10 @@ impl World {
                     "liveness",
                     format!("n{} never finished the services' sync after the heal", n.0),
                 );
+            }
+            if let (Some(s), Some((life, _))) = (&node.services, self.checker.history().running(*n))
+            {
+                s.check_clients_complete(life)?;
             }
         }
         // With every node up and synchronized, every vote is present: quorate.
@@ -841,11 +845,10 @@ impl World {
                     Output::Transmit { to, packet } => self.send(i, to, packet),
                     Output::Deliver(d) => {
                         self.trace.delivery(self.now, life, &d);
+                        let view = Nodes(&self.nodes);
+                        self.checker.delivered(life, &d, &view)?;
                         if d.payload.first() == Some(&SERVICE_TAG) {
                             self.service_delivery(i, life, &d)?;
-                        } else {
-                            let view = Nodes(&self.nodes);
-                            self.checker.delivered(life, &d, &view)?;
                         }
                     }
                     Output::Configuration(c) => {
@@ -870,9 +873,10 @@ impl World {
             return Ok(());
         };
         let inner = ais_totem::Delivery {
-            payload: d.payload.slice(1..),
+            payload: d.payload.slice(SERVICE_HEADER..),
             ..d.clone()
         };
+        s.record(&inner.payload);
         s.services.handle_delivery(&inner);
         s.drain(life)?;
         if !s.services.is_syncing() {
@@ -889,16 +893,33 @@ impl World {
         Ok(())
     }
 
-    /// Hands the services' waiting multicasts to Totem while its send queue has room.
+    /// Hands the services' waiting multicasts to Totem while its send queue has room, each
+    /// as the node's next message (one counter with the workload's, as one send queue).
     fn submit_pending(&mut self, i: usize) {
-        let node = &mut self.nodes[i];
-        let (Some(totem), Some(services)) = (node.totem.as_mut(), node.services.as_mut()) else {
+        let SimNode {
+            id,
+            inc,
+            counter,
+            totem,
+            services,
+            ..
+        } = &mut self.nodes[i];
+        let (Some(totem), Some(services)) = (totem.as_mut(), services.as_mut()) else {
             return;
         };
         while let Some((payload, order)) = services.pending.front() {
-            if totem.submit(self.now, tag(payload), *order).is_err() {
+            let key = MsgKey {
+                origin: *id,
+                inc: *inc,
+                counter: *counter + 1,
+            };
+            let tagged = tag(key, *order, payload);
+            let len = tagged.len();
+            if totem.submit(self.now, tagged, *order).is_err() {
                 return;
             }
+            *counter += 1;
+            self.checker.submitted(key, len, *order);
             services.pending.pop_front();
         }
     }

@@ -158,4 +158,10 @@ pub enum PlantedBug {
     /// When consensus times out, install `proc − fail` at once, without the commit token
     /// and without recovery.
     InstallWithoutConsensus,
+    /// Deliver a safe message as soon as it is agreed, without waiting until every member
+    /// holds it.
+    SafeWhenAgreed,
+    /// Never deliver the messages of each ring's fifth frame (every processor alike, so
+    /// the order they agree on has a hole).
+    LoseFifthFrame,
 }

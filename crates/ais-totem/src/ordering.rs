@@ -435,8 +435,17 @@ impl Totem {
                     break;
                 }
             };
-            if needs_safe(frame) && next > self.tok.safe_point {
+            let wait_for_safe = needs_safe(frame);
+            #[cfg(feature = "planted-bugs")]
+            let wait_for_safe =
+                wait_for_safe && self.config.planted_bug != Some(crate::PlantedBug::SafeWhenAgreed);
+            if wait_for_safe && next > self.tok.safe_point {
                 break;
+            }
+            #[cfg(feature = "planted-bugs")]
+            if self.config.planted_bug == Some(crate::PlantedBug::LoseFifthFrame) && next == 5 {
+                self.ring.high_delivered = next;
+                continue;
             }
             deliver_frame(frame, &mut self.reasm, &mut self.outbox, &mut self.stats);
             self.ring.high_delivered = next;

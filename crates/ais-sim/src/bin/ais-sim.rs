@@ -29,7 +29,7 @@ enum Command {
         #[arg(long, default_value = "3..7", value_parser = parse_nodes)]
         nodes: RangeInclusive<usize>,
         /// Plant a protocol bug: deliver-before-gap, skip-retransmission,
-        /// install-without-consensus.
+        /// install-without-consensus, safe-when-agreed, lose-fifth-frame.
         #[arg(long)]
         bug: Option<String>,
         /// Print only the verdict, not the trace.
@@ -89,7 +89,8 @@ fn bug(name: Option<String>) -> anyhow::Result<Option<ais_sim::PlantedBug>> {
         Some(n) => match parse_bug(&n) {
             Some(b) => Ok(Some(b)),
             None => bail!(
-                "unknown bug {n:?}: deliver-before-gap, skip-retransmission, install-without-consensus"
+                "unknown bug {n:?}: deliver-before-gap, skip-retransmission, \
+                 install-without-consensus, safe-when-agreed, lose-fifth-frame"
             ),
         },
     }

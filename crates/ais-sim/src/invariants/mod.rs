@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use ais_totem::{ConfigChange, Delivery, Order};
 use ais_types::{NodeId, RingId};
 
-use crate::workload::{MsgKey, decode_payload};
+use crate::workload::{MsgKey, decode_any};
 
 mod agreed_order;
 mod config_agreement;
@@ -19,6 +19,7 @@ mod fifo;
 mod liveness;
 mod no_creation;
 mod no_duplication;
+mod no_gap;
 mod quorum;
 mod ring_ids_rise;
 mod safe_delivery;
@@ -202,6 +203,7 @@ impl Checker {
                 Box::new(no_duplication::NoDuplication),
                 Box::new(agreed_order::AgreedOrder::default()),
                 Box::new(fifo::Fifo::default()),
+                Box::new(no_gap::NoGap::default()),
                 Box::new(config_agreement::ConfigAgreement::default()),
                 Box::new(ring_ids_rise::RingIdsRise::default()),
                 Box::new(virtual_synchrony::VirtualSynchrony::default()),
@@ -237,7 +239,7 @@ impl Checker {
 
     /// A node delivered a message.
     pub fn delivered(&mut self, life: Life, d: &Delivery, view: &dyn ClusterView) -> Check {
-        let Some((key, _)) = decode_payload(&d.payload) else {
+        let Some((key, _)) = decode_any(&d.payload) else {
             return fail(
                 "no_creation",
                 format!("{life} delivered {} unrecognisable bytes", d.payload.len()),

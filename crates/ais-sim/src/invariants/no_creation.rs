@@ -4,13 +4,13 @@
 //! of its identity.
 
 use super::{Check, ClusterView, Delivered, History, Invariant, fail};
-use crate::workload::decode_payload;
+use crate::workload::decode_any;
 
 pub(crate) struct NoCreation;
 
 impl Invariant for NoCreation {
     fn on_delivery(&mut self, h: &History, e: &Delivered<'_>, _v: &dyn ClusterView) -> Check {
-        let Some((_, order)) = decode_payload(&e.delivery.payload) else {
+        let Some((_, order)) = decode_any(&e.delivery.payload) else {
             return fail(
                 "no_creation",
                 format!("{} delivered corrupt {:?}", e.life, e.key),
