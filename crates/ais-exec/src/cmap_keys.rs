@@ -349,6 +349,7 @@ pub(crate) fn transport_stats(t: &TransportStats) -> Vec<Stat> {
         ("rx_misdirected", t.rx_misdirected),
         ("rx_stale_epoch", t.rx_stale_epoch),
         ("rx_unknown_node", t.rx_unknown_node),
+        ("rx_unproven", t.rx_unproven),
         ("link_up", t.link_up),
         ("link_down", t.link_down),
     ]

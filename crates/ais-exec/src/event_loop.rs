@@ -594,7 +594,7 @@ impl Daemon {
         tracing::info!(
             "stats: ring {} members {:?} | transport tx_packets={} tx_errors={} rx_packets={} \
              rx_totem={} rx_invalid_digest={} rx_malformed={} rx_duplicate={} rx_misdirected={} rx_stale_epoch={} \
-             rx_unknown_node={} link_up={} link_down={} | totem delivered={} configurations={} \
+             rx_unknown_node={} rx_unproven={} link_up={} link_down={} | totem delivered={} configurations={} \
              rx_malformed={} retained_frames={} send_queue_bytes={} | ipc connections={} accepted={} refused={} malformed={} \
              handshake_failed={} foreign_datagrams={} disconnected_slow={} requests={} requests_gated={} events={} | services held={} syncs={} \
              syncs_aborted={}",
@@ -610,6 +610,7 @@ impl Daemon {
             t.rx_misdirected,
             t.rx_stale_epoch,
             t.rx_unknown_node,
+            t.rx_unproven,
             t.link_up,
             t.link_down,
             s.delivered,

@@ -152,6 +152,61 @@ fn garbage_truncated_corrupted_and_replayed_packets_change_only_counters() {
     }
 }
 
+/// Packets captured while the ring ran, replayed at a node that restarted since, from
+/// senders that have gone quiet: authentic, and fresh to a new replay window, but from
+/// epochs that never answered the new boot's challenge. None reaches Totem; once the
+/// senders wake and answer, the ring forms again.
+#[test]
+fn a_restarted_node_accepts_no_packet_captured_before_it_started() {
+    let port = 25475;
+    let mut c = Cluster::new(&layout(4, port, 1000));
+    let spy = UdpSocket::bind(("127.0.0.4", port)).unwrap();
+    spy.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for id in 1..=3 {
+        c.start(id);
+    }
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    // Node 4 never runs: nodes 2 and 3 send it the ring's multicasts and their pings.
+    let mut captured = Vec::new();
+    let mut buf = [0u8; 65536];
+    while captured.len() < 60 {
+        let (len, from) = spy.recv_from(&mut buf).expect("the ring sends to node 4");
+        if from.ip() != std::net::Ipv4Addr::new(127, 0, 0, 1) {
+            captured.push(buf[..len].to_vec());
+        }
+    }
+    // Nodes 2 and 3 fall silent; node 1 restarts and is alone.
+    c.signal(2, Signal::STOP);
+    c.signal(3, Signal::STOP);
+    c.kill(1);
+    c.start(1);
+    c.wait_members(&[1], &[1]);
+    let alone = c.membership_count(1);
+    for _ in 0..5 {
+        for packet in &captured {
+            spy.send_to(packet, ("127.0.0.1", port)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let stats = c.stats(1);
+    assert_eq!(
+        stat(&stats, "rx_totem"),
+        0,
+        "replayed packets reached Totem: {stats:?}"
+    );
+    assert!(stat(&stats, "rx_unproven") > 0, "{stats:?}");
+    assert_eq!(
+        c.membership_count(1),
+        alone,
+        "the replay moved the membership"
+    );
+    // The senders wake, answer the challenge, and the ring forms again.
+    c.signal(2, Signal::CONT);
+    c.signal(3, Signal::CONT);
+    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+}
+
 #[test]
 fn a_second_daemon_on_the_same_state_directory_is_refused() {
     let mut c = Cluster::new(&layout(1, 25445, 1000));

@@ -22,6 +22,14 @@
 //!   strictly larger than the last, so no (key, nonce) pair is ever used twice.
 //! - **Nothing changes before authentication.** A packet that fails any check leaves the
 //!   replay windows and the cached keys as they were; only the rejection counters move.
+//! - **Every sender's epoch proves itself to this boot.** A replay window lives in memory,
+//!   so after this node restarts, packets captured earlier from a sender that has since
+//!   gone quiet would all look fresh. A sender's epoch is therefore *unproven* until it
+//!   answers a challenge of this boot (our epoch, which no boot repeats) with a packet
+//!   sealed in that epoch ([`Crypto::prove`]); its window then starts past that packet's
+//!   counter, so whatever it sealed before — everything an attacker could have captured
+//!   before we started — is a replay. Until then its packets open as [`Opened::proven`]
+//!   false and the transport acts on nothing but the proof.
 //! - **Bounded state.** At most [`PEERS_MAX`] senders are remembered, each with a fixed-size
 //!   replay window.
 //! - **Decoding never panics**, whatever the bytes.
@@ -193,6 +201,10 @@ pub struct Opened {
     pub epoch: u64,
     /// The packet's counter within that epoch.
     pub counter: u64,
+    /// The sender's epoch has proved itself live to this boot ([`Crypto::prove`]), and the
+    /// packet passed its replay window. When false the packet is authentic but may be a
+    /// replay of one captured before this node started: act on nothing but a proof.
+    pub proven: bool,
 }
 
 /// Counters of sealed, opened and rejected packets, for the `stats.*` keys.
@@ -218,8 +230,10 @@ pub struct CryptoStats {
     pub from_self: u64,
     /// Rejected: sealed for another node.
     pub misdirected: u64,
-    /// Senders first heard, or heard in a new epoch (a restart).
+    /// Senders' epochs proven to this boot: senders first heard, or restarted.
     pub new_epochs: u64,
+    /// Authentic packets of an epoch not yet proven (each may be a replay).
+    pub unproven: u64,
 }
 
 /// Seals outgoing and opens incoming packets of one node. Holds this node's sending key and,
@@ -234,6 +248,8 @@ pub struct Crypto {
     /// The counter of the next packet sealed.
     next_counter: u64,
     peers: BTreeMap<u32, Peer>,
+    /// Per sender, the newest epoch heard that has not proved itself yet, and its key.
+    candidates: BTreeMap<u32, (u64, SenderKey)>,
     stats: CryptoStats,
 }
 
@@ -273,8 +289,43 @@ impl Crypto {
             own_key,
             next_counter: 0,
             peers: BTreeMap::new(),
+            candidates: BTreeMap::new(),
             stats: CryptoStats::default(),
         })
+    }
+
+    /// This boot's challenge: a sender's epoch is proven by a packet sealed in it that
+    /// carries this value back (the transport's pong to our ping). Our epoch: strictly
+    /// larger at every start, so no earlier answer can carry it.
+    pub fn challenge(&self) -> [u8; 8] {
+        self.epoch.to_le_bytes()
+    }
+
+    /// `opened`, an unproven packet, carried [`Crypto::challenge`] back: its sender's epoch
+    /// is live now. From here on that epoch's packets are fresh only past `opened.counter`
+    /// (every packet it sealed before, possibly captured before we started, is a replay),
+    /// and its older epochs are stale.
+    pub fn prove(&mut self, opened: &Opened) {
+        if opened.proven
+            || self
+                .peers
+                .get(&opened.sender)
+                .is_some_and(|p| p.epoch >= opened.epoch)
+        {
+            return;
+        }
+        let key = match self.candidates.remove(&opened.sender) {
+            Some((epoch, key)) if epoch == opened.epoch => key,
+            _ => self.keys.sender_key(opened.sender, opened.epoch),
+        };
+        self.stats.new_epochs += 1;
+        let peer = Peer {
+            epoch: opened.epoch,
+            key,
+            window: ReplayWindow::seen_through(opened.counter),
+            last_heard: self.stats.opened,
+        };
+        self.remember(opened.sender, peer);
     }
 
     /// Seals `payload` as a packet of `kind` for node `to` (0: every node) into `out`
@@ -356,11 +407,12 @@ impl Crypto {
         if header.to != 0 && header.to != self.local.get() {
             return Err(OpenError::Misdirected);
         }
-        let opened = Opened {
+        let mut opened = Opened {
             sender: header.sender,
             kind: header.kind,
             epoch: header.epoch,
             counter: header.counter,
+            proven: false,
         };
         match self.peers.get_mut(&header.sender) {
             Some(peer) if header.epoch < peer.epoch => Err(OpenError::StaleEpoch),
@@ -374,24 +426,37 @@ impl Crypto {
                 peer.window.accept(header.counter);
                 self.stats.opened += 1;
                 peer.last_heard = self.stats.opened;
+                opened.proven = true;
                 Ok(opened)
             }
-            // A sender first heard, or a newer epoch: it restarted. Derive the key of that
-            // epoch, and only once the packet proves it holds the authkey, forget the old one.
+            // A sender first heard, or a newer epoch (it restarted), or a replay of either:
+            // authentic perhaps, fresh unknown. Nothing changes but the cached key until
+            // the epoch proves itself (`prove`); the proven epoch, if any, stays.
             _ => {
-                let key = self.keys.sender_key(header.sender, header.epoch);
-                key.open(header.counter, packet, out)?;
-                let mut window = ReplayWindow::default();
-                window.accept(header.counter);
-                self.stats.opened += 1;
-                self.stats.new_epochs += 1;
-                let peer = Peer {
-                    epoch: header.epoch,
-                    key,
-                    window,
-                    last_heard: self.stats.opened,
-                };
-                self.remember(header.sender, peer);
+                let cached = self
+                    .candidates
+                    .get(&header.sender)
+                    .filter(|(epoch, _)| *epoch == header.epoch);
+                match cached {
+                    Some((_, key)) => key.open(header.counter, packet, out)?,
+                    None => {
+                        let key = self.keys.sender_key(header.sender, header.epoch);
+                        key.open(header.counter, packet, out)?;
+                        let newer = self
+                            .candidates
+                            .get(&header.sender)
+                            .is_none_or(|(epoch, _)| header.epoch > *epoch);
+                        if newer {
+                            if self.candidates.len() >= PEERS_MAX
+                                && !self.candidates.contains_key(&header.sender)
+                            {
+                                self.candidates.clear();
+                            }
+                            self.candidates.insert(header.sender, (header.epoch, key));
+                        }
+                    }
+                }
+                self.stats.unproven += 1;
                 Ok(opened)
             }
         }

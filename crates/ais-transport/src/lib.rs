@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use ais_types::{Instant, LogLimit};
 
-use crate::crypto::{Crypto, OpenError};
+use crate::crypto::{Crypto, OpenError, Opened};
 pub use crate::links::{LinkEvent, LinkMode};
 use crate::links::{PeerLink, choose_links};
 pub use crate::socket::Multicast;
@@ -37,6 +37,9 @@ const RECV_BUFFER_BYTES: usize = 65_536;
 
 /// How often a kind of rejected packet is logged after the first (the rest are counted).
 const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// At most one challenge per sender this often, however many unproven packets it sends.
+const CHALLENGE_INTERVAL: Duration = Duration::from_millis(20);
 
 /// One local link (`interface { linknumber }` and the local node's `ringN_addr`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,6 +113,9 @@ pub struct TransportStats {
     pub rx_stale_epoch: u64,
     /// Rejected: authenticated, but from a node not in the nodelist.
     pub rx_unknown_node: u64,
+    /// Dropped: authentic Totem packets of a sender's epoch that has not yet answered this
+    /// boot's challenge (each may be a replay captured before we started).
+    pub rx_unproven: u64,
     /// Link up transitions.
     pub link_up: u64,
     /// Link down transitions.
@@ -137,6 +143,8 @@ pub struct Transport {
     recv_buf: Vec<u8>,
     pick_buf: Vec<usize>,
     rejects: RejectLog,
+    /// When each unproven sender was last challenged.
+    challenged: BTreeMap<u32, Instant>,
 }
 
 impl Transport {
@@ -181,6 +189,7 @@ impl Transport {
             recv_buf: vec![0; RECV_BUFFER_BYTES],
             pick_buf: Vec::new(),
             rejects: RejectLog::default(),
+            challenged: BTreeMap::new(),
         })
     }
 
@@ -352,6 +361,7 @@ impl Transport {
                 self.crypto.open(packet, &mut plain)
             };
             match opened {
+                Ok(o) if !o.proven => self.unproven(now, link, src, &o, &plain),
                 Ok(o) => {
                     if self.accept(now, link, src, o.sender) {
                         match o.kind {
@@ -370,6 +380,56 @@ impl Transport {
             self.open_buf = plain;
         }
         true
+    }
+
+    /// An authentic packet of an epoch not yet proven to this boot: a ping is answered (so
+    /// the sender can prove itself to us, and we to it), a pong carrying our challenge
+    /// proves the epoch, anything else is dropped and its sender challenged. Nothing of
+    /// it teaches us addresses or moves a link.
+    fn unproven(&mut self, now: Instant, link: usize, src: SocketAddr, o: &Opened, plain: &[u8]) {
+        if !self.peers.contains_key(&o.sender) && !self.learn_peers {
+            self.stats.rx_unknown_node += 1;
+            return;
+        }
+        match o.kind {
+            KIND_PING => self.answer_ping(link, o.sender, src, plain),
+            KIND_PONG if plain.starts_with(&self.crypto.challenge()) => {
+                self.crypto.prove(o);
+                self.challenged.remove(&o.sender);
+                if self.accept(now, link, src, o.sender) {
+                    self.record_pong(now, link, o.sender, plain);
+                }
+            }
+            KIND_TOTEM => {
+                self.stats.rx_unproven += 1;
+                let due = self
+                    .challenged
+                    .get(&o.sender)
+                    .is_none_or(|t| now.saturating_duration_since(*t) >= CHALLENGE_INTERVAL);
+                if due {
+                    self.challenged.insert(o.sender, now);
+                    let addr = self
+                        .peers
+                        .get(&o.sender)
+                        .and_then(|links| links[link].addr)
+                        .unwrap_or(src);
+                    self.send_ping(now, o.sender, link, addr);
+                }
+            }
+            // An old pong (another boot's challenge) or an unknown kind: nothing to do.
+            _ => {}
+        }
+    }
+
+    /// Seals and sends a ping: this boot's challenge, then the send time.
+    fn send_ping(&mut self, now: Instant, node: u32, link: usize, addr: SocketAddr) {
+        let mut payload = [0u8; 16];
+        payload[..8].copy_from_slice(&self.crypto.challenge());
+        payload[8..].copy_from_slice(&now.as_nanos().to_le_bytes());
+        let mut sealed = std::mem::take(&mut self.seal_buf);
+        self.crypto.seal(KIND_PING, node, &payload, &mut sealed);
+        self.transmit(link, addr, &sealed);
+        self.seal_buf = sealed;
     }
 
     /// Records that `sender` was heard on `link`; false if the sender is a stranger. Hearing
@@ -413,8 +473,17 @@ impl Transport {
         self.seal_buf = sealed;
     }
 
+    /// A pong: our ping echoed, `challenge ‖ send time`.
     fn record_pong(&mut self, now: Instant, link: usize, sender: u32, payload: &[u8]) {
-        let Ok(sent) = <[u8; 8]>::try_from(payload) else {
+        let Some((challenge, sent)) = payload.split_first_chunk::<8>() else {
+            self.stats.rx_malformed += 1;
+            return;
+        };
+        if *challenge != self.crypto.challenge() {
+            // An answer to another boot's ping, replayed: proves nothing about now.
+            return;
+        }
+        let Ok(sent) = <[u8; 8]>::try_from(sent) else {
             self.stats.rx_malformed += 1;
             return;
         };
@@ -522,13 +591,9 @@ impl Transport {
         // Each ping is sealed on its own: copies of one sealed packet on two links would
         // reach the peer once (the second is a replay), and the second link would never be
         // seen up.
-        let mut sealed = std::mem::take(&mut self.seal_buf);
         for (node, i, addr) in pings {
-            self.crypto
-                .seal(KIND_PING, node, &now.as_nanos().to_le_bytes(), &mut sealed);
-            self.transmit(i, addr, &sealed);
+            self.send_ping(now, node, i, addr);
         }
-        self.seal_buf = sealed;
         self.rejects.flush(now);
     }
 

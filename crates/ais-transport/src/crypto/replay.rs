@@ -29,6 +29,14 @@ impl Default for ReplayWindow {
 }
 
 impl ReplayWindow {
+    /// A window that has seen every counter up to `counter`: only later ones are fresh.
+    pub(super) fn seen_through(counter: u64) -> Self {
+        Self {
+            highest: Some(counter),
+            seen: [u64::MAX; WORDS],
+        }
+    }
+
     /// Whether `counter` would be accepted. Changes nothing: the tag is not yet checked.
     pub(super) fn is_fresh(&self, counter: u64) -> bool {
         match self.highest {
