@@ -275,7 +275,7 @@ pub(crate) const KEYS: &[KeySpec] = &[
         .totem
         .max_messages =
         nonzero(v)?),
-    extension!("totem.fail_fast", "500", |d, v| d.config.totem.fail_fast =
+    extension!("totem.fail_fast", "0", |d, v| d.config.totem.fail_fast =
         millis(v)?),
     ignored!("totem.token_warning", "75"),
     ignored!("totem.heartbeat_failures_allowed", "0"),

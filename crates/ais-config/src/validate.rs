@@ -79,7 +79,8 @@ impl Validator<'_, '_, '_> {
         self.given(SectionId::Totem, key)
     }
 
-    /// consensus ≥ 1.2 × the effective token; join < consensus.
+    /// consensus ≥ 1.2 × the effective token; join < consensus; fail_fast, when on, at
+    /// least 4 × join and below consensus.
     fn timers(&mut self) {
         let totem = &self.config.totem;
         let nodes = self.config.nodelist.len();
@@ -125,6 +126,49 @@ impl Validator<'_, '_, '_> {
                 None => (self.at(SectionId::Totem, "consensus"), "totem.consensus"),
             };
             self.diagnostics.error(at, path, message);
+        }
+        self.fail_fast(consensus);
+    }
+
+    /// `fail_fast` fails, while gathering, a processor not heard from for that long. It
+    /// must give a live processor several join rounds (a processor re-sends its join
+    /// every `join`; four rounds lost in a row before it is failed), and it must come
+    /// before `consensus`, or it never acts. The token timeout does not bound it: the
+    /// silence is counted from the start of the gather, which the token's loss began.
+    fn fail_fast(&mut self, consensus: std::time::Duration) {
+        let totem = &self.config.totem;
+        let fail_fast = totem.fail_fast;
+        // Only a value written in the file is checked (the default is off).
+        let Some(at) = self.totem("fail_fast") else {
+            return;
+        };
+        if fail_fast.is_zero() {
+            return;
+        }
+        let join = totem.join;
+        let join_origin = origin(self.totem("join"));
+        if fail_fast < join * 4 {
+            let message = format!(
+                "fail_fast {} ms is below 4 × join ({} ms{join_origin}): a processor would \
+                 be failed before it could miss four join rounds; it must be at least {} ms, \
+                 or 0 to turn it off",
+                fail_fast.as_millis(),
+                join.as_millis(),
+                (join * 4).as_millis()
+            );
+            self.diagnostics.error(at, "totem.fail_fast", message);
+        } else if fail_fast >= consensus {
+            let consensus_origin = match self.totem("consensus") {
+                Some(c) => format!(" on line {}", c.line),
+                None => " derived as 1.2 × token".to_owned(),
+            };
+            let message = format!(
+                "fail_fast {} ms is not below consensus {} ms{consensus_origin}: consensus \
+                 would fail the processor first; set it below, or 0 to turn it off",
+                fail_fast.as_millis(),
+                consensus.as_millis()
+            );
+            self.diagnostics.error(at, "totem.fail_fast", message);
         }
     }
 

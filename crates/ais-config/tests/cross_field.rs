@@ -246,3 +246,34 @@ fn cross_field_rules_wait_for_values_to_be_valid() {
         ["c.conf:2:9: totem.token: expected milliseconds, found \"slow\""]
     );
 }
+
+/// fail_fast: off (0), or at least 4 × join and below consensus.
+#[test]
+fn fail_fast_between_four_joins_and_consensus() {
+    assert_eq!(
+        errors(&cluster(&["fail_fast: 10"], &[N1, N2])),
+        [
+            "c.conf:2:13: totem.fail_fast: fail_fast 10 ms is below 4 × join (50 ms by \
+             default): a processor would be failed before it could miss four join rounds; it \
+             must be at least 200 ms, or 0 to turn it off"
+        ]
+    );
+    assert_eq!(
+        errors(&cluster(&["token: 1000", "fail_fast: 1200"], &[N1, N2])),
+        [
+            "c.conf:3:13: totem.fail_fast: fail_fast 1200 ms is not below consensus 1200 ms \
+             derived as 1.2 × token: consensus would fail the processor first; set it below, \
+             or 0 to turn it off"
+        ]
+    );
+    for ok in [
+        &["fail_fast: 0"][..],
+        &["fail_fast: 200"],
+        &["token: 1000", "consensus: 2000", "fail_fast: 1999"],
+    ] {
+        assert!(parse(&cluster(ok, &[N1, N2]), "c.conf").is_ok(), "{ok:?}");
+    }
+    // The default is off, whatever the timers.
+    let short = cluster(&["token: 300", "consensus: 400"], &[N1, N2]);
+    assert!(parse(&short, "c.conf").is_ok());
+}

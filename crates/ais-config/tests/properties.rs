@@ -242,6 +242,18 @@ fn timers(nodes: usize) -> impl Strategy<Value = Totem> {
             };
             let minimum = (totem.effective_token(nodes).as_millis() as u64 * 6).div_ceil(5);
             totem.consensus = consensus_extra.map(|extra| Duration::from_millis(minimum + extra));
+            // fail_fast off, or between 4 × join and consensus.
+            let consensus = totem.effective_consensus(nodes);
+            let low = totem.join * 4;
+            if !totem.fail_fast.is_zero() {
+                totem.fail_fast = if low < consensus {
+                    totem
+                        .fail_fast
+                        .clamp(low, consensus - Duration::from_millis(1))
+                } else {
+                    Duration::ZERO
+                };
+            }
             totem
         })
 }

@@ -33,6 +33,34 @@ pub struct FaultMix {
     pub pause_every: Option<Duration>,
     /// Mean time between graceful leaves (the node restarts later).
     pub leave_every: Option<Duration>,
+    /// Bursty loss on every link, on top of `loss`.
+    pub burst: Option<Burst>,
+}
+
+/// A Gilbert–Elliott channel per link (in time rather than per packet): the link stays
+/// good for an exponentially distributed time of mean `good`, then bad for one of mean
+/// `bad`, and so on; while bad it loses each packet with probability `loss`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Burst {
+    /// Mean length of a good period.
+    pub good: Duration,
+    /// Mean length of a bad period.
+    pub bad: Duration,
+    /// Packet loss while bad.
+    pub loss: f64,
+}
+
+impl Burst {
+    /// The burst a seed draws, from a stream of its own (the rest of the seed's scenario
+    /// does not depend on it): none in most seeds.
+    pub fn from_seed(seed: u64) -> Option<Self> {
+        let mut rng = SimRng::new(seed ^ 0xb0_25_70_00_00_00_00_00);
+        rng.chance(0.35).then(|| Self {
+            good: Duration::from_millis(rng.range(500, 20_000)),
+            bad: Duration::from_millis(rng.range(20, 1500)),
+            loss: rng.range_f64(0.3, 1.0),
+        })
+    }
 }
 
 /// The whole setting of one run.
@@ -119,6 +147,7 @@ impl Scenario {
             crash_every: every(&mut rng, 0.6, 1500, 10_000),
             pause_every: every(&mut rng, 0.5, 1500, 10_000),
             leave_every: every(&mut rng, 0.3, 3000, 15_000),
+            burst: Burst::from_seed(seed),
         };
         Self {
             nodes: n,
@@ -162,6 +191,7 @@ impl Scenario {
                 crash_every: None,
                 pause_every: None,
                 leave_every: None,
+                burst: None,
             },
             safety: Duration::ZERO,
             submit_rate: 20.0,

@@ -114,6 +114,8 @@ pub struct World {
     queue: BinaryHeap<Reverse<Queued>>,
     next_no: u64,
     blocked: Vec<Vec<bool>>,
+    /// Per link, for a bursty channel: whether it is in a bad period, and until when.
+    bursts: Vec<Vec<(bool, Instant)>>,
     faults_on: bool,
     submitting: bool,
     /// Keys submitted by core nodes after the core formed (liveness).
@@ -141,6 +143,7 @@ impl World {
             queue: BinaryHeap::new(),
             next_no: 0,
             blocked: vec![vec![false; n]; n],
+            bursts: vec![vec![(false, Instant::ZERO); n]; n],
             faults_on: false,
             submitting: false,
             after: Vec::new(),
@@ -924,6 +927,24 @@ impl World {
         }
     }
 
+    /// Whether link `from → to` is in a bad period now, moving its channel on to now.
+    fn in_burst(&mut self, from: usize, to: usize, burst: crate::scenario::Burst) -> bool {
+        loop {
+            let (bad, until) = self.bursts[from][to];
+            if self.now < until {
+                return bad;
+            }
+            // The first period of a link starts good, from time zero.
+            let (state, start) = if until == Instant::ZERO {
+                (false, self.now)
+            } else {
+                (!bad, until)
+            };
+            let length = self.exp(if state { burst.bad } else { burst.good });
+            self.bursts[from][to] = (state, start + length);
+        }
+    }
+
     fn send(&mut self, from: usize, to: Dest, packet: Bytes) {
         let n = self.nodes.len();
         let targets: Vec<usize> = match to {
@@ -950,6 +971,12 @@ impl World {
             let mut copies = 1;
             if self.faults_on {
                 if self.rng.chance(f.loss) {
+                    continue;
+                }
+                if let Some(burst) = f.burst
+                    && self.in_burst(from, j, burst)
+                    && self.rng.chance(burst.loss)
+                {
                     continue;
                 }
                 if self.rng.chance(f.duplicate) {

@@ -54,6 +54,19 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         jobs: usize,
     },
+    /// Spurious membership changes per simulated hour under bursty loss and delay spikes,
+    /// with our fail_fast and with corosync's rule, over the same seeds.
+    Spurious {
+        /// Cluster size.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// Simulated minutes per seed and rule.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+        /// Seeds per channel.
+        #[arg(long, default_value_t = 4)]
+        seeds: u64,
+    },
     /// Time from a crash to the survivors' new configuration, default timers.
     Failover {
         /// Cluster sizes, comma-separated.
@@ -168,6 +181,14 @@ fn main() -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Spurious {
+            nodes,
+            minutes,
+            seeds,
+        } => {
+            spurious(nodes, minutes, seeds)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Failover { nodes } => {
             println!(
                 "{:>6} {:>14} {:>20} {:>22}",
@@ -187,4 +208,73 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The bursty channels measured: (name, mean good period, mean bad period, loss while bad).
+const CHANNELS: [(&str, u64, u64, f64); 4] = [
+    ("short bursts", 10_000, 100, 0.5),
+    ("long bursts", 5_000, 400, 0.8),
+    ("outages", 3_000, 800, 1.0),
+    ("long outages", 20_000, 2_000, 1.0),
+];
+
+/// Prints spurious rings per simulated hour, per channel, fail_fast on and off.
+fn spurious(nodes: usize, minutes: u64, seeds: u64) -> anyhow::Result<()> {
+    let length = std::time::Duration::from_secs(minutes * 60);
+    // One packet in 500 is delayed by up to 300 ms on top of the bursts.
+    let spike = (0.002, std::time::Duration::from_millis(300));
+    println!(
+        "{nodes} nodes, default timers (token 1000 ms + coefficient, consensus 1.2 x token, \
+         join 50 ms), {seeds} seeds x {minutes} simulated min per channel and rule; delay \
+         spikes: 1 packet in 500 up to 300 ms"
+    );
+    println!(
+        "{:<13} {:>6} {:>6} {:>5} | {:>22} | {:>22}",
+        "channel",
+        "good",
+        "bad",
+        "loss",
+        "fail_fast 500 ms: rings/h (splits/h)",
+        "corosync rule: rings/h (splits/h)"
+    );
+    let hours = (seeds * minutes) as f64 / 60.0;
+    for (name, good, bad, loss) in CHANNELS {
+        let burst = ais_sim::scenario::Burst {
+            good: std::time::Duration::from_millis(good),
+            bad: std::time::Duration::from_millis(bad),
+            loss,
+        };
+        let mut totals = [ais_sim::Spurious::default(); 2];
+        for seed in 0..seeds {
+            for (rule, fail_fast) in [(0, true), (1, false)] {
+                let found = ais_sim::count_spurious(
+                    0x5b00_0000 + seed,
+                    nodes,
+                    burst,
+                    spike,
+                    fail_fast,
+                    length,
+                )
+                .map_err(|v| anyhow::anyhow!("seed {seed}: {}: {}", v.invariant, v.detail))?;
+                totals[rule].rings += found.rings;
+                totals[rule].splits += found.splits;
+            }
+        }
+        let per_hour = |s: ais_sim::Spurious| {
+            format!(
+                "{:.1} ({:.1})",
+                s.rings as f64 / hours,
+                s.splits as f64 / hours
+            )
+        };
+        println!(
+            "{name:<13} {:>5}s {:>4}ms {:>4.0}% | {:>36} | {:>33}",
+            good / 1000,
+            bad,
+            loss * 100.0,
+            per_hour(totals[0]),
+            per_hour(totals[1])
+        );
+    }
+    Ok(())
 }
