@@ -242,14 +242,13 @@ fn timers(nodes: usize) -> impl Strategy<Value = Totem> {
             };
             let minimum = (totem.effective_token(nodes).as_millis() as u64 * 6).div_ceil(5);
             totem.consensus = consensus_extra.map(|extra| Duration::from_millis(minimum + extra));
-            // fail_fast off, or between 4 × join and consensus.
+            // fail_fast off, or whole milliseconds from 4 × join to below consensus.
             let consensus = totem.effective_consensus(nodes);
-            let low = totem.join * 4;
+            let low = (totem.join * 4).as_millis() as u64;
+            let high = ((consensus.as_nanos() - 1) / 1_000_000) as u64;
             if !totem.fail_fast.is_zero() {
-                totem.fail_fast = if low < consensus {
-                    totem
-                        .fail_fast
-                        .clamp(low, consensus - Duration::from_millis(1))
+                totem.fail_fast = if low <= high {
+                    Duration::from_millis((totem.fail_fast.as_millis() as u64).clamp(low, high))
                 } else {
                     Duration::ZERO
                 };
