@@ -269,6 +269,8 @@ struct Out {
     /// Charged for requests read but not yet handed out by `poll_event`.
     request_reserved: usize,
     request_overhead: usize,
+    /// The daemon's own `max_msg_size`.
+    request_max: u32,
     /// Times a connection's requests were left unread for want of room.
     gated: u64,
 }
@@ -293,9 +295,11 @@ impl Out {
         msg.len() + self.request_overhead
     }
 
-    /// Whether a request of up to `max_msg_size` bytes may be read now.
+    /// Whether a request of up to `max_msg_size` bytes may be read now. What one request
+    /// can add to the daemon's queues is bounded by the daemon's own `max_msg_size` too
+    /// (nothing it multicasts is larger), however large a message the client negotiated.
     fn has_room(&self, max_msg_size: u32) -> bool {
-        let worst = max_msg_size as usize + self.request_overhead;
+        let worst = (max_msg_size.min(self.request_max) as usize) + self.request_overhead;
         self.request_reserved.saturating_add(worst) <= self.request_room
     }
 }
@@ -326,7 +330,7 @@ impl IpcServer {
             listeners.push(UnixListener::from(fd));
         }
         let root = rustix::process::geteuid().is_root();
-        let request_overhead = config.request_overhead;
+        let (request_overhead, request_max) = (config.request_overhead, config.max_msg_size);
         Ok(Self {
             accept_pending: vec![false; listeners.len()],
             flow_control: vec![0; listeners.len()],
@@ -346,6 +350,7 @@ impl IpcServer {
                 request_room: usize::MAX,
                 request_reserved: 0,
                 request_overhead,
+                request_max,
                 gated: 0,
             },
             notify_pending: Vec::new(),

@@ -129,6 +129,39 @@ fn many_events_arrive_in_order() {
     }
 }
 
+/// With no room in the daemon a request stays in the client's channel, unread, until room
+/// comes; a client that negotiated a larger message size than the daemon's is charged the
+/// daemon's, since nothing larger can come of one request.
+#[test]
+fn requests_wait_in_their_channel_until_the_daemon_has_room() {
+    for mode in MODES {
+        let server = TestServer::start(Options::new(mode));
+        let mut client = connect(&server);
+        let mut big = IpcClient::connect(&server.names[0], 8 << 20).unwrap();
+        server.wait_connected();
+        server.wait_connected();
+        hello(&mut client);
+        server.query(|s| s.set_request_room(100));
+        let msg = message(1, 32, 1);
+        client.send(&msg).unwrap();
+        let mut buf = Vec::new();
+        assert!(
+            client
+                .recv_response(&mut buf, Some(Duration::from_millis(300)))
+                .is_err(),
+            "{mode:?}: a request was read without room"
+        );
+        assert!(server.query(|s| s.requests_gated()) > 0);
+        // Room for one message of the daemon's size: both are read, the big client's too.
+        server.query(|s| s.set_request_room(2 << 20));
+        client.recv_response(&mut buf, Some(GIVE_UP)).unwrap();
+        assert_eq!(buf, msg, "{mode:?}");
+        big.send(&msg).unwrap();
+        big.recv_response(&mut buf, Some(GIVE_UP)).unwrap();
+        assert_eq!(buf, msg, "{mode:?}");
+    }
+}
+
 #[test]
 fn flow_control_makes_the_client_try_again() {
     for mode in MODES {
