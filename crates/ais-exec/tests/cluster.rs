@@ -91,11 +91,9 @@ fn a_node_with_the_wrong_key_never_joins_and_disturbs_nothing() {
     assert!(stat(&c.stats(1), "rx_invalid_digest") > 0);
 }
 
-#[test]
-fn garbage_truncated_corrupted_and_replayed_packets_change_only_counters() {
-    // Node 4 is in the nodelist but never runs: the test listens at its address and
-    // captures the real sealed packets the ring sends it, to replay and mangle them.
-    let port = 25435;
+/// Nodes 1–3 in a ring of a four-node nodelist, and a socket at node 4's address: node 4
+/// never runs, so the test receives the real sealed packets the ring sends it.
+fn three_nodes_and_a_spy(port: u16) -> (Cluster, UdpSocket) {
     let mut c = Cluster::new(&layout(4, port, 1000));
     let spy = UdpSocket::bind(("127.0.0.4", port)).unwrap();
     spy.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -103,6 +101,14 @@ fn garbage_truncated_corrupted_and_replayed_packets_change_only_counters() {
         c.start(id);
     }
     c.wait_members(&[1, 2, 3], &[1, 2, 3]);
+    (c, spy)
+}
+
+#[test]
+fn garbage_truncated_corrupted_and_replayed_packets_change_only_counters() {
+    // Captured packets are replayed and mangled.
+    let port = 25435;
+    let (mut c, spy) = three_nodes_and_a_spy(port);
     let formed: Vec<usize> = (1..=3).map(|id| c.membership_count(id)).collect();
 
     let mut captured = Vec::new();
@@ -159,14 +165,8 @@ fn garbage_truncated_corrupted_and_replayed_packets_change_only_counters() {
 #[test]
 fn a_restarted_node_accepts_no_packet_captured_before_it_started() {
     let port = 25475;
-    let mut c = Cluster::new(&layout(4, port, 1000));
-    let spy = UdpSocket::bind(("127.0.0.4", port)).unwrap();
-    spy.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    for id in 1..=3 {
-        c.start(id);
-    }
-    c.wait_members(&[1, 2, 3], &[1, 2, 3]);
-    // Node 4 never runs: nodes 2 and 3 send it the ring's multicasts and their pings.
+    let (mut c, spy) = three_nodes_and_a_spy(port);
+    // Nodes 2 and 3 send node 4 the ring's multicasts and their pings.
     let mut captured = Vec::new();
     let mut buf = [0u8; 65536];
     while captured.len() < 60 {
