@@ -146,7 +146,7 @@ fn a_client_truncating_its_rings_is_dropped_and_the_daemon_survives() {
     let configurations = c.membership_count(1);
 
     let mut client = IpcClient::connect(&format!("{prefix}cpg"), IPC_MSG_SIZE_MAX as u32).unwrap();
-    // Its connection's directory: /dev/shm/ais-ipc-<daemon>-<client>-<conn>-XXXXXX.
+    // Its connection's directory: /dev/shm/ais-ipc-<daemon>-<client>-<conn>-<random>.
     let mine = format!("ais-ipc-{daemon}-{}-", std::process::id());
     let dir = std::fs::read_dir("/dev/shm")
         .unwrap()
